@@ -15,6 +15,6 @@ pub use money::{Money, MoneyError};
 pub use rejection::{RecordKind, Rejection};
 pub use score::{Aging, CustomerScore, DimensionExplanation, Explanation, MetricValue};
 pub use snapshot::{
-    Contact, CreditHold, Customer, CustomerSnapshot, Invoice, InvoiceStatus, Order, ParsedSnapshot,
-    SnapshotError, Terms, parse_snapshot_line, shift_days,
+    Contact, CreditHold, Customer, CustomerSnapshot, Invoice, InvoiceStatus, Order, ParsedSnapshot, SnapshotError,
+    Terms, parse_snapshot_line, shift_days,
 };

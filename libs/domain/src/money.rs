@@ -176,10 +176,7 @@ pub(crate) fn serialize_cents<S: Serializer>(money: &Money, serializer: S) -> Re
 }
 
 /// Like [`serialize_cents`], for optional amounts (`null` when absent).
-pub(crate) fn serialize_opt_cents<S: Serializer>(
-    money: &Option<Money>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize_opt_cents<S: Serializer>(money: &Option<Money>, serializer: S) -> Result<S::Ok, S::Error> {
     match money {
         Some(money) => serialize_cents(money, serializer),
         None => serializer.serialize_none(),

@@ -237,10 +237,7 @@ fn parse_record_by_record(line: &str) -> Result<ParsedSnapshot, SnapshotError> {
     let customer_value = object
         .remove("customer")
         .ok_or_else(|| line_error("customer", "missing customer object".to_owned()))?;
-    let customer_id = customer_value
-        .get("id")
-        .map(id_text)
-        .unwrap_or_default();
+    let customer_id = customer_value.get("id").map(id_text).unwrap_or_default();
     let customer: Customer = from_value(customer_value).map_err(|(field, reason)| {
         SnapshotError(Rejection {
             customer_id: customer_id.clone(),
@@ -325,19 +322,22 @@ fn id_text(value: &serde_json::Value) -> String {
 fn validate(parsed: &mut ParsedSnapshot) {
     let customer_id = parsed.snapshot.customer.id.clone();
     let rejections = &mut parsed.rejections;
-    parsed.snapshot.invoices.retain(|invoice| match invoice_problem(invoice) {
-        None => true,
-        Some((field, reason)) => {
-            rejections.push(Rejection {
-                customer_id: customer_id.clone(),
-                record_kind: RecordKind::Invoice,
-                record_id: invoice.id.clone(),
-                field: field.to_owned(),
-                reason,
-            });
-            false
-        }
-    });
+    parsed
+        .snapshot
+        .invoices
+        .retain(|invoice| match invoice_problem(invoice) {
+            None => true,
+            Some((field, reason)) => {
+                rejections.push(Rejection {
+                    customer_id: customer_id.clone(),
+                    record_kind: RecordKind::Invoice,
+                    record_id: invoice.id.clone(),
+                    field: field.to_owned(),
+                    reason,
+                });
+                false
+            }
+        });
     parsed.snapshot.orders.retain(|order| {
         if !order.total.is_negative() {
             return true;
@@ -372,16 +372,12 @@ fn invoice_problem(invoice: &Invoice) -> Option<(&'static str, String)> {
             ),
         ));
     }
-    match (invoice.status, invoice.paid_date) {
-        (InvoiceStatus::Paid, None) => {
-            Some(("paid_date", "paid invoice without paid_date".to_owned()))
-        }
-        (InvoiceStatus::Open | InvoiceStatus::Voided, Some(_)) => Some((
-            "paid_date",
-            "paid_date is set on an invoice that is not paid".to_owned(),
-        )),
-        _ => None,
+    // A paid_date on an open or voided invoice is ignored rather than refused: dropping
+    // an open invoice would understate what the customer owes.
+    if invoice.status == InvoiceStatus::Paid && invoice.paid_date.is_none() {
+        return Some(("paid_date", "paid invoice without paid_date".to_owned()));
     }
+    None
 }
 
 #[cfg(test)]
@@ -429,7 +425,12 @@ mod tests {
             .collect();
         assert_eq!(
             fields,
-            [("1", "tran_date"), ("2", "amount_remaining"), ("3", "paid_date"), ("4", "total")]
+            [
+                ("1", "tran_date"),
+                ("2", "amount_remaining"),
+                ("3", "paid_date"),
+                ("4", "total")
+            ]
         );
         assert!(parsed.rejections.iter().all(|r| r.customer_id == "7"));
     }

@@ -25,9 +25,7 @@ impl std::fmt::Debug for AuthInterceptor {
 impl AuthInterceptor {
     /// Builds an interceptor that accepts only `token`.
     pub fn new(token: SecretString) -> Self {
-        AuthInterceptor {
-            token: Arc::new(token),
-        }
+        AuthInterceptor { token: Arc::new(token) }
     }
 
     fn accepts(&self, header: &str) -> bool {
@@ -77,9 +75,7 @@ impl BearerToken {
 
 impl Interceptor for BearerToken {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.header.clone());
+        request.metadata_mut().insert("authorization", self.header.clone());
         Ok(request)
     }
 }
@@ -100,9 +96,7 @@ mod tests {
     fn request_with(header: Option<&str>) -> Request<()> {
         let mut request = Request::new(());
         if let Some(header) = header {
-            request
-                .metadata_mut()
-                .insert("authorization", header.parse().unwrap());
+            request.metadata_mut().insert("authorization", header.parse().unwrap());
         }
         request
     }
@@ -111,7 +105,13 @@ mod tests {
     fn accepts_only_the_exact_bearer_token() {
         let mut auth = AuthInterceptor::new(SecretString::from("tok-123"));
         assert!(auth.call(request_with(Some("Bearer tok-123"))).is_ok());
-        for bad in [None, Some("Bearer tok-12"), Some("Bearer tok-1234"), Some("tok-123"), Some("Basic tok-123")] {
+        for bad in [
+            None,
+            Some("Bearer tok-12"),
+            Some("Bearer tok-1234"),
+            Some("tok-123"),
+            Some("Basic tok-123"),
+        ] {
             let status = auth.call(request_with(bad)).unwrap_err();
             assert_eq!(status.code(), tonic::Code::Unauthenticated, "{bad:?}");
         }

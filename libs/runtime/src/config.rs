@@ -51,12 +51,7 @@ pub struct MapEnv(pub HashMap<String, String>);
 impl MapEnv {
     /// Builds an environment from `(name, value)` pairs.
     pub fn from_pairs<const N: usize>(pairs: [(&str, &str); N]) -> Self {
-        MapEnv(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-        )
+        MapEnv(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
     }
 }
 
@@ -119,9 +114,7 @@ pub enum ConfigError {
 pub fn secret(env: &dyn EnvSource, name: &str) -> Result<Option<SecretString>, ConfigError> {
     let file_var = format!("{name}_FILE");
     match (env.get(name), env.get(&file_var)) {
-        (Some(_), Some(_)) => Err(ConfigError::AmbiguousSecret {
-            name: name.to_owned(),
-        }),
+        (Some(_), Some(_)) => Err(ConfigError::AmbiguousSecret { name: name.to_owned() }),
         (Some(value), None) => Ok(non_empty(value).map(SecretString::from)),
         (None, Some(path)) => {
             let path = PathBuf::from(path);
@@ -214,9 +207,7 @@ impl RuntimeConfig {
             .map_or_else(|| PathBuf::from(DEFAULT_DATA_DIR), PathBuf::from);
         let database_url = env.get(ENV_DATABASE_URL).or(common.database_url);
         let auth_token = secret(env, ENV_AUTH_TOKEN)?.ok_or_else(|| {
-            ConfigError::Missing(format!(
-                "no auth token: set {ENV_AUTH_TOKEN} or {ENV_AUTH_TOKEN}_FILE"
-            ))
+            ConfigError::Missing(format!("no auth token: set {ENV_AUTH_TOKEN} or {ENV_AUTH_TOKEN}_FILE"))
         })?;
         Ok(RuntimeConfig {
             listen,
@@ -279,7 +270,11 @@ mod tests {
     #[test]
     fn flags_beat_environment_beat_file_beat_defaults() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
-        writeln!(file, "data_dir = \"/srv/ll\"\n[scoring]\nlisten = \"127.0.0.1:7001\"\nrules_file = \"r.toml\"").unwrap();
+        writeln!(
+            file,
+            "data_dir = \"/srv/ll\"\n[scoring]\nlisten = \"127.0.0.1:7001\"\nrules_file = \"r.toml\""
+        )
+        .unwrap();
         let path = file.path().to_str().unwrap();
 
         let env = MapEnv::from_pairs([(ENV_AUTH_TOKEN, "t"), (ENV_CONFIG, path)]);
@@ -293,7 +288,10 @@ mod tests {
             (ENV_CONFIG, path),
             (ENV_LISTEN, "127.0.0.1:7002"),
         ]);
-        assert_eq!(load(&ServiceArgs::default(), &env).unwrap().listen.to_string(), "127.0.0.1:7002");
+        assert_eq!(
+            load(&ServiceArgs::default(), &env).unwrap().listen.to_string(),
+            "127.0.0.1:7002"
+        );
 
         let args = ServiceArgs {
             listen: Some("127.0.0.1:7003".parse().unwrap()),

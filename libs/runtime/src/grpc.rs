@@ -51,8 +51,12 @@ where
     S::Future: Send + 'static,
 {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter.set_service_status(S::NAME, tonic_health::ServingStatus::Serving).await;
-    health_reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    health_reporter
+        .set_service_status(S::NAME, tonic_health::ServingStatus::Serving)
+        .await;
+    health_reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(ledgerlink_proto::FILE_DESCRIPTOR_SET)
@@ -75,8 +79,12 @@ where
         let reporter = health_reporter.clone();
         async move {
             shutdown.cancelled().await;
-            reporter.set_service_status(S::NAME, tonic_health::ServingStatus::NotServing).await;
-            reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+            reporter
+                .set_service_status(S::NAME, tonic_health::ServingStatus::NotServing)
+                .await;
+            reporter
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
             tracing::info!(service = S::NAME, "draining in-flight requests");
             drain_started.cancel();
         }

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use sea_orm::DatabaseConnection;
-pub use sea_orm_migration::MigratorTrait;
 use sea_orm::{ConnectOptions, Database, DbErr};
+pub use sea_orm_migration::MigratorTrait;
 
 pub mod testing;
 
@@ -50,7 +50,10 @@ pub fn default_sqlite_url(data_dir: &Path, service: &str) -> Result<String, Stor
         path: data_dir.display().to_string(),
         source,
     })?;
-    Ok(format!("sqlite://{}?mode=rwc", data_dir.join(format!("{service}.db")).display()))
+    Ok(format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join(format!("{service}.db")).display()
+    ))
 }
 
 /// Returns `explicit` when given, else the default SQLite file of `service`.

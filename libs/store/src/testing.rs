@@ -36,8 +36,6 @@ pub async fn fresh_postgres_url(server_url: &str) -> Result<String, StoreError> 
             backend: "postgres",
             source,
         })?;
-    let base = server_url
-        .rsplit_once('/')
-        .map_or(server_url, |(base, _)| base);
+    let base = server_url.rsplit_once('/').map_or(server_url, |(base, _)| base);
     Ok(format!("{base}/{name}"))
 }

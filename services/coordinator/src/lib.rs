@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 
 use ledgerlink_proto::coordinator::v1::coordinator_service_server::{CoordinatorService, CoordinatorServiceServer};
-use ledgerlink_proto::coordinator::v1::{CancelRunRequest, CancelRunResponse, GetRunRequest, GetRunResponse, ListRejectsRequest, ListRejectsResponse, ListRunsRequest, ListRunsResponse, PreviewRequest, PreviewResponse, StartRunRequest, StartRunResponse, TriggerInvoiceRequest, TriggerInvoiceResponse, WatchRunRequest, WatchRunResponse};
+use ledgerlink_proto::coordinator::v1::{
+    CancelRunRequest, CancelRunResponse, GetRunRequest, GetRunResponse, ListRejectsRequest, ListRejectsResponse,
+    ListRunsRequest, ListRunsResponse, PreviewRequest, PreviewResponse, StartRunRequest, StartRunResponse,
+    TriggerInvoiceRequest, TriggerInvoiceResponse, WatchRunRequest, WatchRunResponse,
+};
 use ledgerlink_runtime::{AuthInterceptor, DEFAULT_SHUTDOWN_GRACE, RuntimeConfig, ServeError, not_yet_implemented};
 use ledgerlink_store::{DatabaseConnection, StoreError};
 use tokio::net::TcpListener;
@@ -84,11 +88,17 @@ impl CoordinatorService for CoordinatorGrpc {
         Err(not_yet_implemented("CancelRun", ARRIVES_WITH))
     }
 
-    async fn list_rejects(&self, _request: Request<ListRejectsRequest>) -> Result<Response<ListRejectsResponse>, Status> {
+    async fn list_rejects(
+        &self,
+        _request: Request<ListRejectsRequest>,
+    ) -> Result<Response<ListRejectsResponse>, Status> {
         Err(not_yet_implemented("ListRejects", ARRIVES_WITH))
     }
 
-    async fn trigger_invoice(&self, _request: Request<TriggerInvoiceRequest>) -> Result<Response<TriggerInvoiceResponse>, Status> {
+    async fn trigger_invoice(
+        &self,
+        _request: Request<TriggerInvoiceRequest>,
+    ) -> Result<Response<TriggerInvoiceResponse>, Status> {
         Err(not_yet_implemented("TriggerInvoice", ARRIVES_WITH))
     }
 

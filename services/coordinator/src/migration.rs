@@ -21,6 +21,8 @@ impl MigratorTrait for Migrator {
     }
 }
 
+// The variants are the table's column names, so some repeat the table's name.
+#[allow(clippy::enum_variant_names)]
 #[derive(DeriveIden)]
 enum Run {
     Table,

@@ -54,6 +54,9 @@ impl ExtractorService for ExtractorGrpc {
     type ExtractStream = ExtractStream;
 
     async fn extract(&self, _request: Request<ExtractRequest>) -> Result<Response<Self::ExtractStream>, Status> {
-        Err(ledgerlink_runtime::not_yet_implemented("Extract", "NetSuite extraction"))
+        Err(ledgerlink_runtime::not_yet_implemented(
+            "Extract",
+            "NetSuite extraction",
+        ))
     }
 }

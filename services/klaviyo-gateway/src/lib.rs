@@ -4,8 +4,13 @@
 use std::net::SocketAddr;
 use std::pin::Pin;
 
-use ledgerlink_proto::klaviyo::v1::klaviyo_gateway_service_server::{KlaviyoGatewayService, KlaviyoGatewayServiceServer};
-use ledgerlink_proto::klaviyo::v1::{ApplySegmentsRequest, ApplySegmentsResponse, PreviewProfileRequest, PreviewProfileResponse, SendEventsRequest, SendEventsResponse, SyncListsRequest, SyncListsResponse, UpsertProfilesRequest, UpsertProfilesResponse};
+use ledgerlink_proto::klaviyo::v1::klaviyo_gateway_service_server::{
+    KlaviyoGatewayService, KlaviyoGatewayServiceServer,
+};
+use ledgerlink_proto::klaviyo::v1::{
+    ApplySegmentsRequest, ApplySegmentsResponse, PreviewProfileRequest, PreviewProfileResponse, SendEventsRequest,
+    SendEventsResponse, SyncListsRequest, SyncListsResponse, UpsertProfilesRequest, UpsertProfilesResponse,
+};
 use ledgerlink_runtime::{AuthInterceptor, DEFAULT_SHUTDOWN_GRACE, RuntimeConfig, ServeError, not_yet_implemented};
 use ledgerlink_store::{DatabaseConnection, StoreError};
 use tokio::net::TcpListener;
@@ -65,11 +70,17 @@ impl KlaviyoGatewayService for KlaviyoGatewayGrpc {
     type UpsertProfilesStream = BoxStream<UpsertProfilesResponse>;
     type SendEventsStream = BoxStream<SendEventsResponse>;
 
-    async fn upsert_profiles(&self, _request: Request<Streaming<UpsertProfilesRequest>>) -> Result<Response<Self::UpsertProfilesStream>, Status> {
+    async fn upsert_profiles(
+        &self,
+        _request: Request<Streaming<UpsertProfilesRequest>>,
+    ) -> Result<Response<Self::UpsertProfilesStream>, Status> {
         Err(not_yet_implemented("UpsertProfiles", ARRIVES_WITH))
     }
 
-    async fn send_events(&self, _request: Request<Streaming<SendEventsRequest>>) -> Result<Response<Self::SendEventsStream>, Status> {
+    async fn send_events(
+        &self,
+        _request: Request<Streaming<SendEventsRequest>>,
+    ) -> Result<Response<Self::SendEventsStream>, Status> {
         Err(not_yet_implemented("SendEvents", ARRIVES_WITH))
     }
 
@@ -77,11 +88,17 @@ impl KlaviyoGatewayService for KlaviyoGatewayGrpc {
         Err(not_yet_implemented("SyncLists", ARRIVES_WITH))
     }
 
-    async fn apply_segments(&self, _request: Request<ApplySegmentsRequest>) -> Result<Response<ApplySegmentsResponse>, Status> {
+    async fn apply_segments(
+        &self,
+        _request: Request<ApplySegmentsRequest>,
+    ) -> Result<Response<ApplySegmentsResponse>, Status> {
         Err(not_yet_implemented("ApplySegments", ARRIVES_WITH))
     }
 
-    async fn preview_profile(&self, _request: Request<PreviewProfileRequest>) -> Result<Response<PreviewProfileResponse>, Status> {
+    async fn preview_profile(
+        &self,
+        _request: Request<PreviewProfileRequest>,
+    ) -> Result<Response<PreviewProfileResponse>, Status> {
         Err(not_yet_implemented("PreviewProfile", ARRIVES_WITH))
     }
 }

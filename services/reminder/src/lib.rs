@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 
 use ledgerlink_proto::reminder::v1::reminder_service_server::{ReminderService, ReminderServiceServer};
-use ledgerlink_proto::reminder::v1::{ConfirmRequest, ConfirmResponse, ListRemindersRequest, ListRemindersResponse, PauseRequest, PauseResponse, PlanRequest, PlanResponse, ResumeRequest, ResumeResponse};
+use ledgerlink_proto::reminder::v1::{
+    ConfirmRequest, ConfirmResponse, ListRemindersRequest, ListRemindersResponse, PauseRequest, PauseResponse,
+    PlanRequest, PlanResponse, ResumeRequest, ResumeResponse,
+};
 use ledgerlink_runtime::{AuthInterceptor, DEFAULT_SHUTDOWN_GRACE, RuntimeConfig, ServeError, not_yet_implemented};
 use ledgerlink_store::{DatabaseConnection, StoreError};
 use tokio::net::TcpListener;
@@ -80,7 +83,10 @@ impl ReminderService for ReminderGrpc {
         Err(not_yet_implemented("Resume", ARRIVES_WITH))
     }
 
-    async fn list_reminders(&self, _request: Request<ListRemindersRequest>) -> Result<Response<ListRemindersResponse>, Status> {
+    async fn list_reminders(
+        &self,
+        _request: Request<ListRemindersRequest>,
+    ) -> Result<Response<ListRemindersResponse>, Status> {
         Err(not_yet_implemented("ListReminders", ARRIVES_WITH))
     }
 }

@@ -2,7 +2,9 @@
 //! order's outstanding balance was first seen.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{date, integer_null, string, string_null, text, timestamp_with_time_zone, timestamp_with_time_zone_null};
+use sea_orm_migration::schema::{
+    date, integer_null, string, string_null, text, timestamp_with_time_zone, timestamp_with_time_zone_null,
+};
 
 /// Applies the reminder service's migrations in order.
 #[derive(Debug)]

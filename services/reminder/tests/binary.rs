@@ -15,7 +15,10 @@ async fn serves_health_reflection_auth_and_stops_on_sigterm() -> anyhow::Result<
                 Some(token) => with_token(request, token),
                 None => tonic::Request::new(request),
             };
-            ReminderServiceClient::new(channel).list_reminders(request).await.map(drop)
+            ReminderServiceClient::new(channel)
+                .list_reminders(request)
+                .await
+                .map(drop)
         },
     )
     .await

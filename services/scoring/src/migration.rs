@@ -1,7 +1,9 @@
 //! The scoring service's tables: runs, the last score per customer, and migrations.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_pk_auto, boolean, date, string, text, timestamp_with_time_zone, timestamp_with_time_zone_null};
+use sea_orm_migration::schema::{
+    big_pk_auto, boolean, date, string, text, timestamp_with_time_zone, timestamp_with_time_zone_null,
+};
 
 /// Applies the scoring service's migrations in order.
 #[derive(Debug)]

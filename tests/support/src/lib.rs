@@ -118,9 +118,7 @@ impl ServiceProcess {
 
     /// Returns a channel to the service.
     pub async fn channel(&self) -> anyhow::Result<Channel> {
-        Ok(Channel::from_shared(format!("http://{}", self.addr))?
-            .connect()
-            .await?)
+        Ok(Channel::from_shared(format!("http://{}", self.addr))?.connect().await?)
     }
 
     /// Sends SIGTERM, waits at most `deadline` for the process to exit, and returns
@@ -163,10 +161,10 @@ pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
 
 /// Asks reflection (v1) for the list of services, authenticated with `token`.
 pub async fn reflected_services(channel: Channel, token: Option<&str>) -> Result<Vec<String>, tonic::Status> {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
 
     let mut client = ServerReflectionClient::new(channel);
     let outbound = tokio_stream::iter([ServerReflectionRequest {
@@ -183,10 +181,10 @@ pub async fn reflected_services(channel: Channel, token: Option<&str>) -> Result
         .await?
         .ok_or_else(|| tonic::Status::unknown("reflection closed without answering"))?;
     match response.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            Ok(list.service.into_iter().map(|s| s.name).collect())
-        }
-        other => Err(tonic::Status::unknown(format!("unexpected reflection answer {other:?}"))),
+        Some(MessageResponse::ListServicesResponse(list)) => Ok(list.service.into_iter().map(|s| s.name).collect()),
+        other => Err(tonic::Status::unknown(format!(
+            "unexpected reflection answer {other:?}"
+        ))),
     }
 }
 
@@ -219,18 +217,31 @@ where
     let channel = process.channel().await?;
 
     let status = health_status(channel.clone(), service_name).await?;
-    assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
     let overall = health_status(channel.clone(), "").await?;
-    assert_eq!(overall, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    assert_eq!(
+        overall,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
 
     let services = reflected_services(channel.clone(), Some(TEST_TOKEN)).await?;
-    assert!(services.iter().any(|s| s == service_name), "reflection lists {services:?}");
+    assert!(
+        services.iter().any(|s| s == service_name),
+        "reflection lists {services:?}"
+    );
     let refused = reflected_services(channel.clone(), None).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
 
     for token in [None, Some("wrong-token")] {
         let refused = call(channel.clone(), token).await.unwrap_err();
-        assert_eq!(refused.code(), tonic::Code::Unauthenticated, "token {token:?}: {refused}");
+        assert_eq!(
+            refused.code(),
+            tonic::Code::Unauthenticated,
+            "token {token:?}: {refused}"
+        );
     }
     // With the right token the call passes authentication: whatever it answers, it is
     // not UNAUTHENTICATED.
@@ -265,7 +276,10 @@ pub async fn assert_migrations_idempotent<M: ledgerlink_store::MigratorTrait>(
     let second = ledgerlink_store::open::<M>(url).await?;
     let manager = SchemaManager::new(&second);
     for table in tables {
-        assert!(manager.has_table(*table).await?, "table {table} missing after migrations");
+        assert!(
+            manager.has_table(*table).await?,
+            "table {table} missing after migrations"
+        );
     }
     let pending = M::get_pending_migrations(&second).await?;
     assert!(pending.is_empty(), "{} migrations still pending", pending.len());
