@@ -16,5 +16,5 @@ pub use rejection::{RecordKind, Rejection};
 pub use score::{Aging, CustomerScore, DimensionExplanation, Explanation, MetricValue};
 pub use snapshot::{
     Contact, CreditHold, Customer, CustomerSnapshot, Invoice, InvoiceStatus, Order, ParsedSnapshot, SnapshotError,
-    Terms, parse_snapshot_line, shift_days,
+    Terms, parse_snapshot_line, shift_days, validate_snapshot,
 };

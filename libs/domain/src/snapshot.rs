@@ -213,7 +213,7 @@ pub fn parse_snapshot_line(line: &str) -> Result<ParsedSnapshot, SnapshotError> 
             snapshot,
             rejections: Vec::new(),
         };
-        validate(&mut parsed);
+        validate_snapshot(&mut parsed);
         return Ok(parsed);
     }
     parse_record_by_record(line)
@@ -261,7 +261,7 @@ fn parse_record_by_record(line: &str) -> Result<ParsedSnapshot, SnapshotError> {
         },
         rejections,
     };
-    validate(&mut parsed);
+    validate_snapshot(&mut parsed);
     Ok(parsed)
 }
 
@@ -318,8 +318,9 @@ fn id_text(value: &serde_json::Value) -> String {
     }
 }
 
-/// Applies the semantic rules of §1 to records that parsed.
-fn validate(parsed: &mut ParsedSnapshot) {
+/// Applies the semantic rules of §1 to records that parsed, moving each invalid one
+/// from the snapshot to the rejections.
+pub fn validate_snapshot(parsed: &mut ParsedSnapshot) {
     let customer_id = parsed.snapshot.customer.id.clone();
     let rejections = &mut parsed.rejections;
     parsed
