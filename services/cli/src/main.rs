@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod remind;
 mod up;
 
 #[derive(Debug, Parser)]
@@ -21,6 +22,10 @@ struct Cli {
 enum Command {
     /// Run the five services in one process over real gRPC on loopback.
     Up(up::UpArgs),
+    /// Snapshots → the reminder events due that day, recorded in the ledger.
+    Remind(remind::RemindArgs),
+    /// Pause an invoice's reminders until a date.
+    Pause(remind::PauseArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +40,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Up(args) => up::run(args).await,
+            Command::Remind(args) => remind::remind(args).await,
+            Command::Pause(args) => remind::pause(args).await,
         }
     });
     match result {

@@ -2,21 +2,26 @@
 //! reserves their keys and confirms them once sent, so each goes out exactly once.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
+use std::sync::Arc;
 
-use ledgerlink_proto::reminder::v1::reminder_service_server::{ReminderService, ReminderServiceServer};
-use ledgerlink_proto::reminder::v1::{
-    ConfirmRequest, ConfirmResponse, ListRemindersRequest, ListRemindersResponse, PauseRequest, PauseResponse,
-    PlanRequest, PlanResponse, ResumeRequest, ResumeResponse,
-};
-use ledgerlink_runtime::{AuthInterceptor, DEFAULT_SHUTDOWN_GRACE, RuntimeConfig, ServeError, not_yet_implemented};
-use ledgerlink_store::{DatabaseConnection, StoreError};
+use ledgerlink_proto::reminder::v1::reminder_service_server::ReminderServiceServer;
+use ledgerlink_reminder_planner::Planner;
+use ledgerlink_runtime::{AuthInterceptor, DEFAULT_SHUTDOWN_GRACE, RuntimeConfig, ServeError};
+use ledgerlink_store::StoreError;
 use tokio::net::TcpListener;
-use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
-use tonic::{Request, Response, Status, Streaming};
 
+pub mod entity;
+pub mod grpc;
+pub mod ledger;
 pub mod migration;
+pub mod reminders;
+pub mod settings;
+pub mod wire;
+
+pub use ledger::Ledger;
+pub use reminders::Reminders;
+pub use settings::ReminderSettings;
 
 /// The service's name in configuration, logs and its SQLite file.
 pub const SERVICE: &str = "reminder";
@@ -29,6 +34,12 @@ pub fn default_listen() -> SocketAddr {
 /// The service could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Settings(#[from] settings::SettingsError),
+    /// The planner configuration is invalid.
+    #[error("invalid planner configuration: {0}")]
+    Planner(#[from] ledgerlink_reminder_planner::ConfigError),
     /// The store could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -37,11 +48,19 @@ pub enum Error {
     Serve(#[from] ServeError),
 }
 
-/// Opens the store (applying migrations) and serves until `shutdown` is cancelled.
+/// Opens the ledger at `url` (applying migrations) with `settings`.
+pub async fn open(url: &str, settings: ReminderSettings) -> Result<Reminders, Error> {
+    let db = ledgerlink_store::open::<migration::Migrator>(url).await?;
+    let planner = Planner::new(settings.planner)?;
+    Ok(Reminders::new(planner, Ledger::new(db, settings.reservation_ttl)))
+}
+
+/// Opens the ledger and serves until `shutdown` is cancelled.
 pub async fn run(config: RuntimeConfig, listener: TcpListener, shutdown: CancellationToken) -> Result<(), Error> {
+    let settings = ReminderSettings::from_table(&config.section)?;
     let url = ledgerlink_store::resolve_url(config.database_url.as_deref(), &config.data_dir, SERVICE)?;
-    let db = ledgerlink_store::open::<migration::Migrator>(&url).await?;
-    let service = ReminderServiceServer::new(ReminderGrpc { _db: db });
+    let reminders = Arc::new(open(&url, settings).await?);
+    let service = ReminderServiceServer::new(grpc::ReminderGrpc::new(reminders));
     ledgerlink_runtime::serve(
         listener,
         service,
@@ -51,42 +70,4 @@ pub async fn run(config: RuntimeConfig, listener: TcpListener, shutdown: Cancell
     )
     .await?;
     Ok(())
-}
-
-/// The gRPC adapter.
-#[derive(Debug)]
-pub struct ReminderGrpc {
-    _db: DatabaseConnection,
-}
-
-const ARRIVES_WITH: &str = "reminder planning";
-
-type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
-
-#[tonic::async_trait]
-impl ReminderService for ReminderGrpc {
-    type PlanStream = BoxStream<PlanResponse>;
-
-    async fn plan(&self, _request: Request<Streaming<PlanRequest>>) -> Result<Response<Self::PlanStream>, Status> {
-        Err(not_yet_implemented("Plan", ARRIVES_WITH))
-    }
-
-    async fn confirm(&self, _request: Request<ConfirmRequest>) -> Result<Response<ConfirmResponse>, Status> {
-        Err(not_yet_implemented("Confirm", ARRIVES_WITH))
-    }
-
-    async fn pause(&self, _request: Request<PauseRequest>) -> Result<Response<PauseResponse>, Status> {
-        Err(not_yet_implemented("Pause", ARRIVES_WITH))
-    }
-
-    async fn resume(&self, _request: Request<ResumeRequest>) -> Result<Response<ResumeResponse>, Status> {
-        Err(not_yet_implemented("Resume", ARRIVES_WITH))
-    }
-
-    async fn list_reminders(
-        &self,
-        _request: Request<ListRemindersRequest>,
-    ) -> Result<Response<ListRemindersResponse>, Status> {
-        Err(not_yet_implemented("ListReminders", ARRIVES_WITH))
-    }
 }

@@ -3,7 +3,7 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    date, integer_null, string, string_null, text, timestamp_with_time_zone, timestamp_with_time_zone_null,
+    date, date_null, integer_null, string, string_null, text, timestamp_with_time_zone, timestamp_with_time_zone_null,
 };
 
 /// Applies the reminder service's migrations in order.
@@ -12,7 +12,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateLedger)]
+        vec![Box::new(CreateLedger), Box::new(CreateCustomerState)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -126,6 +126,48 @@ impl MigrationTrait for CreateLedger {
                     .col(string(BalanceDetection::CustomerId))
                     .col(date(BalanceDetection::DetectedOn))
                     .col(integer_null(BalanceDetection::LastWindow))
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+#[derive(DeriveIden)]
+enum ReminderCustomerState {
+    Table,
+    CustomerId,
+    PreviousRun,
+    PendingRunId,
+    PendingAsOf,
+}
+
+/// Per customer, the as-of date of the last run whose reminders were all confirmed,
+/// the base of "newly crossed" aging thresholds; and the run still waiting for its
+/// confirmations.
+struct CreateCustomerState;
+
+impl MigrationName for CreateCustomerState {
+    fn name(&self) -> &str {
+        "m0002_create_customer_state"
+    }
+}
+
+// sea-orm-migration declares `up` with an elided lifetime; naming it would no longer
+// match the trait's signature.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateCustomerState {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(ReminderCustomerState::Table)
+                    .if_not_exists()
+                    .col(string(ReminderCustomerState::CustomerId).primary_key())
+                    .col(date_null(ReminderCustomerState::PreviousRun))
+                    .col(string_null(ReminderCustomerState::PendingRunId))
+                    .col(date_null(ReminderCustomerState::PendingAsOf))
                     .to_owned(),
             )
             .await?;

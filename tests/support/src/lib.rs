@@ -305,3 +305,45 @@ pub async fn assert_migrations_on_both_backends<M: ledgerlink_store::MigratorTra
         .context("postgres")?;
     Ok(())
 }
+
+/// The configuration a service gets in an in-process test: the test token, `data_dir`
+/// for its SQLite file, and `file` as its configuration file's text (may be empty).
+pub fn in_process_config(
+    service: &str,
+    data_dir: &Path,
+    file: &str,
+) -> anyhow::Result<ledgerlink_runtime::RuntimeConfig> {
+    let config_path = data_dir.join("ledgerlink.toml");
+    std::fs::write(&config_path, file)?;
+    let env = ledgerlink_runtime::MapEnv::from_pairs([
+        ("LEDGERLINK_AUTH_TOKEN", TEST_TOKEN),
+        (
+            "LEDGERLINK_DATA_DIR",
+            data_dir.to_str().context("data dir is not utf-8")?,
+        ),
+        (
+            "LEDGERLINK_CONFIG",
+            config_path.to_str().context("config path is not utf-8")?,
+        ),
+    ]);
+    let unused: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+    Ok(ledgerlink_runtime::RuntimeConfig::load(
+        service,
+        unused,
+        &ledgerlink_runtime::ServiceArgs::default(),
+        &env,
+    )?)
+}
+
+/// Binds 127.0.0.1:0 and returns the listener with a channel URL for it.
+pub async fn loopback_listener() -> anyhow::Result<(tokio::net::TcpListener, String)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    Ok((listener, url))
+}
+
+/// Connects to `url`; the listener is bound before the server task starts, so the
+/// connection queues until it accepts and no retry is needed.
+pub async fn connect(url: &str) -> anyhow::Result<Channel> {
+    Ok(Channel::from_shared(url.to_owned())?.connect().await?)
+}
