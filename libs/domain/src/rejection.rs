@@ -18,6 +18,10 @@ pub enum RecordKind {
     Contact,
     /// A line that is not a snapshot at all.
     Line,
+    /// A Klaviyo profile write the gateway could not make.
+    Profile,
+    /// A reminder event the gateway could not send.
+    Event,
 }
 
 impl RecordKind {
@@ -29,6 +33,8 @@ impl RecordKind {
             RecordKind::Order => "order",
             RecordKind::Contact => "contact",
             RecordKind::Line => "line",
+            RecordKind::Profile => "profile",
+            RecordKind::Event => "event",
         }
     }
 }

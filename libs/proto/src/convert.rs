@@ -336,6 +336,8 @@ pub fn rejection_to_pb(rejection: &Rejection) -> pb::Rejection {
             RecordKind::Order => pb::RecordKind::Order,
             RecordKind::Contact => pb::RecordKind::Contact,
             RecordKind::Line => pb::RecordKind::Line,
+            RecordKind::Profile => pb::RecordKind::Profile,
+            RecordKind::Event => pb::RecordKind::Event,
         } as i32,
         record_id: rejection.record_id.clone(),
         field: rejection.field.clone(),
@@ -350,6 +352,8 @@ pub fn rejection_from_pb(rejection: &pb::Rejection) -> Rejection {
         Ok(pb::RecordKind::Invoice) => RecordKind::Invoice,
         Ok(pb::RecordKind::Order) => RecordKind::Order,
         Ok(pb::RecordKind::Contact) => RecordKind::Contact,
+        Ok(pb::RecordKind::Profile) => RecordKind::Profile,
+        Ok(pb::RecordKind::Event) => RecordKind::Event,
         _ => RecordKind::Line,
     };
     Rejection {

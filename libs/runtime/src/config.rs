@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use secrecy::SecretString;
 use serde::de::DeserializeOwned;
@@ -159,6 +160,26 @@ pub struct RuntimeConfig {
     pub otlp_endpoint: Option<String>,
     /// The service's own table from the configuration file (empty when none).
     pub section: toml::Table,
+    /// The environment the configuration was read from, for the service's own
+    /// variables and secrets (`NETSUITE_*`, `KLAVIYO_API_KEY`, …).
+    pub env: SharedEnv,
+}
+
+/// An environment shared by the pieces of one service.
+#[derive(Clone)]
+pub struct SharedEnv(pub Arc<dyn EnvSource>);
+
+impl std::fmt::Debug for SharedEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Values may be secrets: never printed.
+        f.write_str("SharedEnv")
+    }
+}
+
+impl EnvSource for SharedEnv {
+    fn get(&self, key: &str) -> Option<String> {
+        self.0.get(key)
+    }
 }
 
 /// Common keys a service's table in the configuration file may hold.
@@ -172,11 +193,11 @@ struct CommonSection {
 impl RuntimeConfig {
     /// Resolves the configuration of `service` (its table name in the file, e.g.
     /// `scoring`), with precedence flags > environment > file > defaults.
-    pub fn load(
+    pub fn load<E: EnvSource + Clone + 'static>(
         service: &str,
         default_listen: SocketAddr,
         args: &ServiceArgs,
-        env: &dyn EnvSource,
+        env: &E,
     ) -> Result<RuntimeConfig, ConfigError> {
         let config_path = args.config.clone().or_else(|| env.get(ENV_CONFIG).map(PathBuf::from));
         let file = match &config_path {
@@ -216,6 +237,7 @@ impl RuntimeConfig {
             auth_token,
             otlp_endpoint: env.get(ENV_OTLP_ENDPOINT).and_then(non_empty),
             section,
+            env: SharedEnv(Arc::new(env.clone())),
         })
     }
 

@@ -14,7 +14,7 @@ pub mod shutdown;
 pub mod telemetry;
 
 pub use auth::{AuthInterceptor, BearerToken};
-pub use config::{ConfigError, EnvSource, MapEnv, ProcessEnv, RuntimeConfig, ServiceArgs};
+pub use config::{ConfigError, EnvSource, MapEnv, ProcessEnv, RuntimeConfig, ServiceArgs, SharedEnv};
 pub use grpc::{DEFAULT_SHUTDOWN_GRACE, ServeError, not_yet_implemented, serve};
 pub use main_helper::service_main;
 pub use shutdown::shutdown_on_signal;

@@ -34,6 +34,7 @@ pub(crate) struct UpArgs {
 
 /// The process environment, except that a missing auth token is replaced by one made
 /// up for this session and `LEDGERLINK_LISTEN` (one address) is ignored for five services.
+#[derive(Clone)]
 struct UpEnv {
     overrides: HashMap<&'static str, String>,
 }

@@ -13,7 +13,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateRuns)]
+        vec![Box::new(CreateRuns), Box::new(CreateTriggers)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -159,6 +159,70 @@ impl MigrationTrait for CreateRuns {
                     .name("idx_rejected_record_run")
                     .table(RejectedRecord::Table)
                     .col(RejectedRecord::RunId)
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+#[derive(DeriveIden)]
+enum WebhookDelivery {
+    Table,
+    Signature,
+    ReceivedAt,
+}
+
+#[derive(DeriveIden)]
+enum ScheduleState {
+    Table,
+    Name,
+    LastHandled,
+}
+
+/// Replay protection for the webhook, and when each schedule last fired.
+struct CreateTriggers;
+
+impl MigrationName for CreateTriggers {
+    fn name(&self) -> &str {
+        "m0002_create_triggers"
+    }
+}
+
+// sea-orm-migration declares `up` with an elided lifetime; naming it would no longer
+// match the trait's signature.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateTriggers {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(WebhookDelivery::Table)
+                    .if_not_exists()
+                    .col(string(WebhookDelivery::Signature).primary_key())
+                    .col(timestamp_with_time_zone(WebhookDelivery::ReceivedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ScheduleState::Table)
+                    .if_not_exists()
+                    .col(string(ScheduleState::Name).primary_key())
+                    .col(timestamp_with_time_zone(ScheduleState::LastHandled))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("idx_run_state_created")
+                    .table(Run::Table)
+                    .col(Run::State)
+                    .col(Run::CreatedAt)
                     .to_owned(),
             )
             .await?;

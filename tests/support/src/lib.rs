@@ -313,9 +313,19 @@ pub fn in_process_config(
     data_dir: &Path,
     file: &str,
 ) -> anyhow::Result<ledgerlink_runtime::RuntimeConfig> {
-    let config_path = data_dir.join("ledgerlink.toml");
+    in_process_config_with_env(service, data_dir, file, &[])
+}
+
+/// Like [`in_process_config`], with more environment variables (secrets, `NETSUITE_*`, …).
+pub fn in_process_config_with_env(
+    service: &str,
+    data_dir: &Path,
+    file: &str,
+    extra_env: &[(&str, &str)],
+) -> anyhow::Result<ledgerlink_runtime::RuntimeConfig> {
+    let config_path = data_dir.join(format!("{service}.toml"));
     std::fs::write(&config_path, file)?;
-    let env = ledgerlink_runtime::MapEnv::from_pairs([
+    let mut env = ledgerlink_runtime::MapEnv::from_pairs([
         ("LEDGERLINK_AUTH_TOKEN", TEST_TOKEN),
         (
             "LEDGERLINK_DATA_DIR",
@@ -326,6 +336,9 @@ pub fn in_process_config(
             config_path.to_str().context("config path is not utf-8")?,
         ),
     ]);
+    for (key, value) in extra_env {
+        env.0.insert((*key).to_owned(), (*value).to_owned());
+    }
     let unused: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
     Ok(ledgerlink_runtime::RuntimeConfig::load(
         service,
