@@ -1,24 +1,28 @@
-//! The Klaviyo gateway: the only process holding the Klaviyo key. It writes profiles,
-//! events, list membership and segments, within Klaviyo's rate limits.
+//! The Klaviyo gateway: the only process holding the Klaviyo key. It writes profiles
+//! (sending only what changed), events, list membership and segments, within Klaviyo's
+//! rate limits (`spec/klaviyo-sync.md`).
 
 use std::net::SocketAddr;
-use std::pin::Pin;
 
-use ledgerlink_proto::klaviyo::v1::klaviyo_gateway_service_server::{
-    KlaviyoGatewayService, KlaviyoGatewayServiceServer,
-};
-use ledgerlink_proto::klaviyo::v1::{
-    ApplySegmentsRequest, ApplySegmentsResponse, PreviewProfileRequest, PreviewProfileResponse, SendEventsRequest,
-    SendEventsResponse, SyncListsRequest, SyncListsResponse, UpsertProfilesRequest, UpsertProfilesResponse,
-};
-use ledgerlink_runtime::{AuthInterceptor, DEFAULT_SHUTDOWN_GRACE, RuntimeConfig, ServeError, not_yet_implemented};
-use ledgerlink_store::{DatabaseConnection, StoreError};
+use ledgerlink_proto::klaviyo::v1::klaviyo_gateway_service_server::KlaviyoGatewayServiceServer;
+use ledgerlink_runtime::config::{ConfigError, EnvSource, secret};
+use ledgerlink_runtime::{AuthInterceptor, DEFAULT_SHUTDOWN_GRACE, RuntimeConfig, ServeError};
+use ledgerlink_store::StoreError;
 use tokio::net::TcpListener;
-use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
-use tonic::{Request, Response, Status, Streaming};
 
+pub mod gateway;
+pub mod grpc;
+pub mod mapping;
 pub mod migration;
+pub mod settings;
+pub mod store;
+pub mod testing;
+
+pub use gateway::{Gateway, GatewayError, Outcome, PushOptions, PushReport, RecordResult, Scored};
+pub use grpc::KlaviyoGatewayGrpc;
+pub use settings::{ENV_API_KEY, ENV_BASE_URL, GatewaySettings, SettingsError};
+pub use store::DigestStore;
 
 /// The service's name in configuration, logs and its SQLite file.
 pub const SERVICE: &str = "klaviyo-gateway";
@@ -31,6 +35,12 @@ pub fn default_listen() -> SocketAddr {
 /// The service could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The `[klaviyo-gateway]` table is invalid.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The key could not be read.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// The store could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -39,11 +49,27 @@ pub enum Error {
     Serve(#[from] ServeError),
 }
 
+/// Opens the digest store at `url` (applying migrations) and builds the gateway, reading
+/// the key and the base URL override from `env`.
+pub async fn open(url: &str, settings: GatewaySettings, env: &dyn EnvSource) -> Result<Gateway, Error> {
+    let api_key = secret(env, ENV_API_KEY)?;
+    if api_key.is_none() {
+        tracing::warn!(
+            variable = ENV_API_KEY,
+            "no klaviyo key: only previews and dry runs will work"
+        );
+    }
+    let base_url = env.get(ENV_BASE_URL).filter(|url| !url.trim().is_empty());
+    let db = ledgerlink_store::open::<migration::Migrator>(url).await?;
+    Ok(Gateway::new(settings, api_key, base_url, DigestStore::new(db)))
+}
+
 /// Opens the store (applying migrations) and serves until `shutdown` is cancelled.
 pub async fn run(config: RuntimeConfig, listener: TcpListener, shutdown: CancellationToken) -> Result<(), Error> {
+    let settings = GatewaySettings::from_table(&config.section)?;
     let url = ledgerlink_store::resolve_url(config.database_url.as_deref(), &config.data_dir, SERVICE)?;
-    let db = ledgerlink_store::open::<migration::Migrator>(&url).await?;
-    let service = KlaviyoGatewayServiceServer::new(KlaviyoGatewayGrpc { _db: db });
+    let gateway = open(&url, settings, &config.env).await?;
+    let service = KlaviyoGatewayServiceServer::new(KlaviyoGatewayGrpc::new(gateway));
     ledgerlink_runtime::serve(
         listener,
         service,
@@ -53,52 +79,4 @@ pub async fn run(config: RuntimeConfig, listener: TcpListener, shutdown: Cancell
     )
     .await?;
     Ok(())
-}
-
-/// The gRPC adapter.
-#[derive(Debug)]
-pub struct KlaviyoGatewayGrpc {
-    _db: DatabaseConnection,
-}
-
-const ARRIVES_WITH: &str = "the Klaviyo gateway";
-
-type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
-
-#[tonic::async_trait]
-impl KlaviyoGatewayService for KlaviyoGatewayGrpc {
-    type UpsertProfilesStream = BoxStream<UpsertProfilesResponse>;
-    type SendEventsStream = BoxStream<SendEventsResponse>;
-
-    async fn upsert_profiles(
-        &self,
-        _request: Request<Streaming<UpsertProfilesRequest>>,
-    ) -> Result<Response<Self::UpsertProfilesStream>, Status> {
-        Err(not_yet_implemented("UpsertProfiles", ARRIVES_WITH))
-    }
-
-    async fn send_events(
-        &self,
-        _request: Request<Streaming<SendEventsRequest>>,
-    ) -> Result<Response<Self::SendEventsStream>, Status> {
-        Err(not_yet_implemented("SendEvents", ARRIVES_WITH))
-    }
-
-    async fn sync_lists(&self, _request: Request<SyncListsRequest>) -> Result<Response<SyncListsResponse>, Status> {
-        Err(not_yet_implemented("SyncLists", ARRIVES_WITH))
-    }
-
-    async fn apply_segments(
-        &self,
-        _request: Request<ApplySegmentsRequest>,
-    ) -> Result<Response<ApplySegmentsResponse>, Status> {
-        Err(not_yet_implemented("ApplySegments", ARRIVES_WITH))
-    }
-
-    async fn preview_profile(
-        &self,
-        _request: Request<PreviewProfileRequest>,
-    ) -> Result<Response<PreviewProfileResponse>, Status> {
-        Err(not_yet_implemented("PreviewProfile", ARRIVES_WITH))
-    }
 }

@@ -2,7 +2,9 @@
 //! flight, and the Klaviyo ids of the segments and lists it manages.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{string, string_null, timestamp_with_time_zone, timestamp_with_time_zone_null};
+use sea_orm_migration::schema::{
+    string, string_null, text_null, timestamp_with_time_zone, timestamp_with_time_zone_null,
+};
 
 /// Applies the gateway's migrations in order.
 #[derive(Debug)]
@@ -10,7 +12,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateSyncState)]
+        vec![Box::new(CreateSyncState), Box::new(AddWrittenProperties)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -25,6 +27,7 @@ enum ProfileDigest {
     ProfileId,
     Digest,
     WrittenAt,
+    Properties,
 }
 
 #[derive(DeriveIden)]
@@ -103,5 +106,33 @@ impl MigrationTrait for CreateSyncState {
             )
             .await?;
         Ok(())
+    }
+}
+
+/// Keeps, beside the digest, the properties last written (a JSON object), so a later
+/// write knows which names to unset and lists can be kept in step without asking Klaviyo.
+struct AddWrittenProperties;
+
+impl MigrationName for AddWrittenProperties {
+    fn name(&self) -> &str {
+        "m0002_add_written_properties"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for AddWrittenProperties {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.has_column("profile_digest", "properties").await? {
+            return Ok(());
+        }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(ProfileDigest::Table)
+                    .add_column(text_null(ProfileDigest::Properties))
+                    .to_owned(),
+            )
+            .await
     }
 }
