@@ -12,6 +12,11 @@ const NOT_FROZEN: i64 = i64::MIN;
 pub struct ServerClock {
     offset_secs: AtomicI64,
     frozen_at: AtomicI64,
+    /// How far the account's data has been moved ahead of the login clock by
+    /// `SimHandle::advance_days`: days pass for the data (SYSDATE, last-modified
+    /// stamps, the `Date` header) while signatures keep being checked against the
+    /// time the client signs with.
+    data_offset_secs: AtomicI64,
 }
 
 impl Default for ServerClock {
@@ -19,6 +24,7 @@ impl Default for ServerClock {
         ServerClock {
             offset_secs: AtomicI64::new(0),
             frozen_at: AtomicI64::new(NOT_FROZEN),
+            data_offset_secs: AtomicI64::new(0),
         }
     }
 }
@@ -33,6 +39,17 @@ impl ServerClock {
             DateTime::from_timestamp(frozen, 0).unwrap_or_default()
         };
         base + TimeDelta::seconds(self.offset_secs.load(Ordering::SeqCst))
+    }
+
+    /// The account's "now" for data: [`ServerClock::now`] plus the days the data set
+    /// was advanced.
+    pub fn data_now(&self) -> DateTime<Utc> {
+        self.now() + TimeDelta::seconds(self.data_offset_secs.load(Ordering::SeqCst))
+    }
+
+    /// Moves data time forward without moving the login clock.
+    pub fn advance_data(&self, delta: TimeDelta) {
+        self.data_offset_secs.fetch_add(delta.num_seconds(), Ordering::SeqCst);
     }
 
     /// Stops the clock at `instant` (offset reset to zero).

@@ -47,7 +47,7 @@ pub(crate) fn register(
 ) -> rusqlite::Result<()> {
     let deterministic = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     let volatile = FunctionFlags::SQLITE_UTF8;
-    let now = move || store(clock.now().with_timezone(&zone).naive_local());
+    let now = move || store(clock.data_now().with_timezone(&zone).naive_local());
     let now_for_date = now.clone();
     connection.create_scalar_function("ns_sysdate", 0, volatile, move |_| Ok(now()))?;
     connection.create_scalar_function("ns_current_date", 0, volatile, move |_| {

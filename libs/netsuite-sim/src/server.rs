@@ -311,7 +311,8 @@ impl SimHandle {
         .map_err(|error| SimError::Config(format!("sql task failed: {error}")))?
     }
 
-    /// Moves the data set and the server clock `days` forward: every customer whose
+    /// Moves the data set and the data clock (SYSDATE, `Date` headers; not the clock
+    /// signatures are checked against) `days` forward: every customer whose
     /// records changed is rewritten with its new `lastmodifieddate` values. Returns the
     /// ids of the changed customers.
     pub async fn advance_days(&self, days: u32) -> Result<Vec<i64>, SimError> {
@@ -337,7 +338,7 @@ impl SimHandle {
         })
         .await
         .map_err(|error| SimError::Config(format!("advance task failed: {error}")))??;
-        self.shared.clock.advance(TimeDelta::days(i64::from(days)));
+        self.shared.clock.advance_data(TimeDelta::days(i64::from(days)));
         Ok(changed)
     }
 }
@@ -407,7 +408,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Body>, drop_connection: Ca
             unreachable!("a pending future never completes");
         }
     };
-    if let Ok(value) = HeaderValue::from_str(&http_date(shared.clock.now())) {
+    if let Ok(value) = HeaderValue::from_str(&http_date(shared.clock.data_now())) {
         response.headers_mut().insert(header::DATE, value);
     }
     record.status = response.status().as_u16();

@@ -183,6 +183,18 @@ pub fn customer_to_pb(customer: &Customer) -> pb::Customer {
     }
 }
 
+/// Reads wire contacts.
+pub fn contacts_from_pb(contacts: &[pb::Contact]) -> Vec<Contact> {
+    contacts
+        .iter()
+        .map(|contact| Contact {
+            id: contact.id.clone(),
+            email: contact.email.clone(),
+            role: contact.role.clone(),
+        })
+        .collect()
+}
+
 /// Reads a wire customer record.
 pub fn customer_from_pb(customer: &pb::Customer) -> Result<Customer, ConvertError> {
     let terms = customer
@@ -302,15 +314,7 @@ pub fn snapshot_from_pb(snapshot: &pb::CustomerSnapshot) -> Result<ParsedSnapsho
             Err(error) => reject(RecordKind::Order, &order.id, error),
         }
     }
-    let contacts = snapshot
-        .contacts
-        .iter()
-        .map(|contact| Contact {
-            id: contact.id.clone(),
-            email: contact.email.clone(),
-            role: contact.role.clone(),
-        })
-        .collect();
+    let contacts = contacts_from_pb(&snapshot.contacts);
     let mut parsed = ParsedSnapshot {
         snapshot: CustomerSnapshot {
             customer,

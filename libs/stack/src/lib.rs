@@ -34,6 +34,11 @@ impl EnvSource for StackEnv {
     }
 }
 
+/// The Klaviyo simulator's handle.
+pub type KlaviyoSim = ledgerlink_klaviyo_sim::SimHandle;
+/// The NetSuite simulator's handle.
+pub type NetSuiteSim = ledgerlink_netsuite_sim::SimHandle;
+
 /// The five services in port order, with their gRPC names.
 pub const SERVICES: [(&str, &str); 5] = [
     (
@@ -90,8 +95,16 @@ pub struct Stack {
     pub token: secrecy::SecretString,
     /// Where the coordinator's webhook listens, when a webhook secret is configured.
     pub webhook_addr: Option<SocketAddr>,
+    slots: Vec<Slot>,
     tasks: JoinSet<anyhow::Result<()>>,
     shutdown: CancellationToken,
+}
+
+/// One service as started, so it can be started again.
+struct Slot {
+    service: &'static str,
+    config: RuntimeConfig,
+    abort: tokio::task::AbortHandle,
 }
 
 fn random_hex(bytes: usize) -> anyhow::Result<String> {
@@ -172,6 +185,7 @@ impl Stack {
 
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
+        let mut slots = Vec::new();
         for (service, listener) in listeners {
             let mut config = RuntimeConfig::load(service, listener.local_addr()?, &service_args, &env)?;
             config.listen = listener.local_addr()?;
@@ -192,17 +206,20 @@ impl Stack {
                         .insert("schedules_enabled".to_owned(), toml::Value::Boolean(false));
                 }
             }
-            if service == ledgerlink_coordinator::SERVICE {
-                let webhook = webhook_listener.take();
-                let shutdown = shutdown.child_token();
-                tasks.spawn(async move {
-                    ledgerlink_coordinator::run_with_webhook_listener(config, listener, webhook, shutdown)
-                        .await
-                        .context("coordinator failed")
-                });
-                continue;
-            }
-            spawn_service(&mut tasks, service, config, listener, shutdown.child_token());
+            let webhook = if service == ledgerlink_coordinator::SERVICE {
+                webhook_listener.take()
+            } else {
+                None
+            };
+            let abort = spawn_service(
+                &mut tasks,
+                service,
+                config.clone(),
+                listener,
+                webhook,
+                shutdown.child_token(),
+            );
+            slots.push(Slot { service, config, abort });
         }
         let stack = Stack {
             addrs,
@@ -210,6 +227,7 @@ impl Stack {
             klaviyo,
             token,
             webhook_addr,
+            slots,
             tasks,
             shutdown,
         };
@@ -224,6 +242,31 @@ impl Stack {
             .find(|(service, _)| *service == name)
             .map(|(_, addr)| format!("http://{addr}"))
             .unwrap_or_default()
+    }
+
+    /// Kills `service` at once, as SIGKILL would (no drain, no cleanup), and starts it
+    /// again on the same address with the same configuration.
+    pub async fn restart(&mut self, service: &str) -> anyhow::Result<()> {
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|slot| slot.service == service)
+            .with_context(|| format!("no service {service}"))?;
+        slot.abort.abort();
+        let listener = rebind(slot.config.listen).await?;
+        let webhook = match (slot.service == ledgerlink_coordinator::SERVICE, self.webhook_addr) {
+            (true, Some(addr)) => Some(rebind(addr).await?),
+            _ => None,
+        };
+        slot.abort = spawn_service(
+            &mut self.tasks,
+            slot.service,
+            slot.config.clone(),
+            listener,
+            webhook,
+            self.shutdown.child_token(),
+        );
+        self.wait_until_serving().await
     }
 
     async fn wait_until_serving(&self) -> anyhow::Result<()> {
@@ -266,7 +309,12 @@ impl Stack {
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();
         while let Some(result) = self.tasks.join_next().await {
-            result??;
+            match result {
+                Ok(outcome) => outcome?,
+                // A service killed by `restart`.
+                Err(join) if join.is_cancelled() => {}
+                Err(join) => return Err(join.into()),
+            }
         }
         if let Some(netsuite) = self.netsuite.take() {
             netsuite.shutdown();
@@ -339,8 +387,9 @@ fn spawn_service(
     service: &'static str,
     config: RuntimeConfig,
     listener: TcpListener,
+    webhook: Option<TcpListener>,
     shutdown: CancellationToken,
-) {
+) -> tokio::task::AbortHandle {
     macro_rules! spawn {
         ($krate:ident) => {
             tasks.spawn(async move {
@@ -354,8 +403,28 @@ fn spawn_service(
         ledgerlink_extractor::SERVICE => spawn!(ledgerlink_extractor),
         ledgerlink_scoring::SERVICE => spawn!(ledgerlink_scoring),
         ledgerlink_reminder::SERVICE => spawn!(ledgerlink_reminder),
-        _ => spawn!(ledgerlink_klaviyo_gateway),
-    };
+        ledgerlink_klaviyo_gateway::SERVICE => spawn!(ledgerlink_klaviyo_gateway),
+        _ => tasks.spawn(async move {
+            ledgerlink_coordinator::run_with_webhook_listener(config, listener, webhook, shutdown)
+                .await
+                .context("coordinator failed")
+        }),
+    }
+}
+
+/// Binds `addr` again after the service that held it was killed; the old socket closes
+/// as its task is dropped, which takes a moment.
+async fn rebind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return Ok(listener),
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(error) => return Err(error).with_context(|| format!("cannot bind {addr} again")),
+        }
+    }
 }
 
 async fn probe(addr: SocketAddr, grpc_name: &str) -> Option<ServingStatus> {

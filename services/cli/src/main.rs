@@ -4,7 +4,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo;
+mod extract;
+mod klaviyo;
+mod migrations;
 mod remind;
+mod report;
+mod runs;
+mod score;
 mod up;
 
 #[derive(Debug, Parser)]
@@ -20,12 +27,30 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The whole pipeline against the simulators, with a summary and an HTML report.
+    Demo(demo::DemoArgs),
     /// Run the five services in one process over real gRPC on loopback.
     Up(up::UpArgs),
     /// Snapshots → the reminder events due that day, recorded in the ledger.
     Remind(remind::RemindArgs),
     /// Pause an invoice's reminders until a date.
     Pause(remind::PauseArgs),
+    /// Ask the coordinator for a run and follow it with a progress line.
+    Run(runs::RunArgs),
+    /// List recent runs.
+    Runs,
+    /// List the records a run set aside, with reasons.
+    Rejects(runs::RejectsArgs),
+    /// Show what Klaviyo would get for one customer, with the scoring explanation.
+    Preview(runs::PreviewArgs),
+    /// Snapshots → scores (spec/scoring.md §6), with score history when asked.
+    Score(score::ScoreArgs),
+    /// List the segment migrations recorded in the score history.
+    Migrations(migrations::MigrationsArgs),
+    /// NetSuite → snapshot JSON Lines (spec/scoring.md §1), in process.
+    Extract(extract::ExtractArgs),
+    /// Scores and reminder events → Klaviyo, segments and lists, in process.
+    Klaviyo(klaviyo::KlaviyoArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,9 +64,18 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Demo(args) => demo::run(args).await,
             Command::Up(args) => up::run(args).await,
             Command::Remind(args) => remind::remind(args).await,
             Command::Pause(args) => remind::pause(args).await,
+            Command::Run(args) => runs::run(args).await,
+            Command::Runs => runs::runs().await,
+            Command::Rejects(args) => runs::rejects(args).await,
+            Command::Preview(args) => runs::preview(args).await,
+            Command::Score(args) => score::score(args).await,
+            Command::Migrations(args) => migrations::migrations(args).await,
+            Command::Extract(args) => extract::extract(args).await,
+            Command::Klaviyo(args) => klaviyo::klaviyo(args).await,
         }
     });
     match result {

@@ -17,7 +17,7 @@ use ledgerlink_proto::extractor::v1::{
     ExtractRequest, ExtractSummary, FullScope, IncrementalScope, SnapshotBatch, TargetScope, extract_request,
     extract_response,
 };
-use ledgerlink_proto::klaviyo::v1::{SendEventsRequest, UpsertProfilesRequest};
+use ledgerlink_proto::klaviyo::v1::{CustomerContacts, SendEventsRequest, UpsertProfilesRequest};
 use ledgerlink_proto::reminder::v1::{ConfirmRequest, PlanItem, PlanRequest};
 use ledgerlink_proto::scoring::v1::{CompleteRunRequest, ScoreRequest};
 use ledgerlink_proto::types::v1 as pb;
@@ -255,12 +255,20 @@ impl Executor {
         if run.dry_run {
             return Ok(());
         }
-        self.call_with_retry("scoring", || {
-            let mut scoring = self.clients.scoring.clone();
-            let run_id = run.run_id.clone();
-            async move { scoring.complete_run(CompleteRunRequest { run_id }).await }
-        })
-        .await?;
+        let completed = self
+            .call_with_retry("scoring", || {
+                let mut scoring = self.clients.scoring.clone();
+                let run_id = run.run_id.clone();
+                async move { scoring.complete_run(CompleteRunRequest { run_id }).await }
+            })
+            .await;
+        match completed {
+            Ok(_) => {}
+            // Scoring never saw a run that extracted nobody (an incremental run with no
+            // changes): there is no history to complete.
+            Err(RunError::Service { status, .. }) if status.code() == Code::NotFound => {}
+            Err(error) => return Err(error),
+        }
         if matches!(run.kind, RunKind::Full | RunKind::Incremental)
             && let Some(watermark) = summary.watermark.as_ref()
         {
@@ -432,6 +440,16 @@ impl Executor {
                     dry_run: run.dry_run,
                     force: false,
                     synced_at: Some(timestamp_to_pb(Utc::now())),
+                    contacts: snapshots
+                        .iter()
+                        .filter(|s| !s.contacts.is_empty())
+                        .filter_map(|s| {
+                            Some(CustomerContacts {
+                                customer_id: s.customer.as_ref()?.id.clone(),
+                                contacts: s.contacts.clone(),
+                            })
+                        })
+                        .collect(),
                 },
                 |request| {
                     let mut gateway = self.clients.gateway.clone();

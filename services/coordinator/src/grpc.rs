@@ -256,6 +256,7 @@ impl CoordinatorService for CoordinatorGrpc {
             .clone()
             .preview_profile(PreviewProfileRequest {
                 score: Some(score.clone()),
+                contacts: snapshot.contacts.clone(),
             })
             .await?
             .into_inner();

@@ -75,6 +75,11 @@ pub async fn run_with_webhook_listener(
     webhook_listener: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    // Workers, the scheduler, the webhook and live runs all hang off this token; if
+    // this future is dropped (its task aborted) they stop with it instead of running on
+    // detached.
+    let shutdown = shutdown.child_token();
+    let _stop_children_when_dropped = shutdown.clone().drop_guard();
     let settings = settings::CoordinatorSettings::from_table(&config.section)?;
     let url = ledgerlink_store::resolve_url(config.database_url.as_deref(), &config.data_dir, SERVICE)?;
     let db = ledgerlink_store::open::<migration::Migrator>(&url).await?;

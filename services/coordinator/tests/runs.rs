@@ -255,3 +255,14 @@ async fn signed_webhook_queues_an_invoice_run_once() {
     assert_eq!(run.invoice_ids, ["88121"]);
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn a_run_that_finds_nobody_still_succeeds() {
+    let fakes = fakes::Fakes::new(0);
+    let mut harness = start(fakes.clone()).await;
+    let run_id = harness.start_run(RunKind::Full, false, vec![]).await;
+    let run = harness.finish(&run_id).await;
+    assert_eq!(run.state, RunState::Succeeded as i32, "{}", run.error);
+    assert_eq!(run.progress.unwrap().records_done, 0);
+    harness.stop().await;
+}

@@ -113,14 +113,20 @@ impl KlaviyoGatewayGrpc {
         };
         let mut slots: Vec<Result<usize, RecordResult>> = Vec::with_capacity(request.scores.len());
         let mut scores = Vec::new();
+        let contacts_of: std::collections::HashMap<&str, &[ledgerlink_proto::types::v1::Contact]> = request
+            .contacts
+            .iter()
+            .map(|c| (c.customer_id.as_str(), c.contacts.as_slice()))
+            .collect();
         for score in &request.scores {
             match score_from_pb(score) {
                 Ok(score) => {
                     slots.push(Ok(scores.len()));
-                    scores.push(Scored {
-                        score,
-                        contacts: Vec::new(),
-                    });
+                    let contacts = contacts_of
+                        .get(score.customer_id.as_str())
+                        .map(|contacts| ledgerlink_proto::convert::contacts_from_pb(contacts))
+                        .unwrap_or_default();
+                    scores.push(Scored { score, contacts });
                 }
                 Err(error) => slots.push(Err(RecordResult {
                     record_id: score.customer_id.clone(),
@@ -254,14 +260,15 @@ impl KlaviyoGatewayService for KlaviyoGatewayGrpc {
         &self,
         request: Request<PreviewProfileRequest>,
     ) -> Result<Response<PreviewProfileResponse>, Status> {
+        let request = request.into_inner();
         let score = request
-            .into_inner()
             .score
+            .as_ref()
             .ok_or_else(|| Status::invalid_argument("score is required"))?;
-        let score = score_from_pb(&score).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let score = score_from_pb(score).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let scored = Scored {
             score,
-            contacts: Vec::new(),
+            contacts: ledgerlink_proto::convert::contacts_from_pb(&request.contacts),
         };
         Ok(Response::new(match self.gateway.preview(&scored, Utc::now()) {
             Ok(changes) => PreviewProfileResponse {

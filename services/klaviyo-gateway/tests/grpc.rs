@@ -77,6 +77,7 @@ async fn upserts_previews_and_applies_segments_over_grpc() -> anyhow::Result<()>
     let preview = client
         .preview_profile(with_token(
             PreviewProfileRequest {
+                contacts: Vec::new(),
                 score: Some(score_to_pb(&sample_score("x", None, None, None, "good_standing"))),
             },
             TEST_TOKEN,

@@ -2,7 +2,7 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_pk_auto, boolean, date, string, text, timestamp_with_time_zone, timestamp_with_time_zone_null,
+    big_integer, big_pk_auto, boolean, date, string, text, timestamp_with_time_zone, timestamp_with_time_zone_null,
 };
 
 /// Applies the scoring service's migrations in order.
@@ -11,7 +11,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateScoreHistory)]
+        vec![Box::new(CreateScoreHistory), Box::new(StagePerRun)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -134,6 +134,86 @@ impl MigrationTrait for CreateScoreHistory {
                 )
                 .await?;
         }
+        Ok(())
+    }
+}
+
+#[derive(DeriveIden)]
+enum PendingScore {
+    Table,
+    RunId,
+    CustomerId,
+    AsOf,
+    AccountStanding,
+    BehaviorSegment,
+    LoyaltyTier,
+    Score,
+    StagedAt,
+}
+
+#[derive(DeriveIden)]
+enum ScoringRunCustomers {
+    Customers,
+}
+
+/// Scores are staged per run and become a customer's last score only when the run
+/// completes, so a failed run never moves the base of new aging.
+struct StagePerRun;
+
+impl MigrationName for StagePerRun {
+    fn name(&self) -> &str {
+        "m0002_stage_scores_per_run"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for StagePerRun {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(PendingScore::Table)
+                    .if_not_exists()
+                    .col(string(PendingScore::RunId))
+                    .col(string(PendingScore::CustomerId))
+                    .col(date(PendingScore::AsOf))
+                    .col(string(PendingScore::AccountStanding))
+                    .col(string(PendingScore::BehaviorSegment))
+                    .col(string(PendingScore::LoyaltyTier))
+                    .col(text(PendingScore::Score))
+                    .col(timestamp_with_time_zone(PendingScore::StagedAt))
+                    .primary_key(
+                        Index::create()
+                            .name("pk_pending_score")
+                            .col(PendingScore::RunId)
+                            .col(PendingScore::CustomerId),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // Re-applying must be harmless: the column may already be there when a previous
+        // attempt failed after adding it.
+        if !manager.has_column("scoring_run", "customers").await? {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(ScoringRun::Table)
+                        .add_column(big_integer(ScoringRunCustomers::Customers).default(0))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("idx_segment_migration_run")
+                    .table(SegmentMigration::Table)
+                    .col(SegmentMigration::RunId)
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 }

@@ -26,6 +26,7 @@ async fn migrations_apply_idempotently_on_sqlite_and_postgres() -> anyhow::Resul
         "scoring_run",
         "customer_score",
         "segment_migration",
+        "pending_score",
     ])
     .await
 }

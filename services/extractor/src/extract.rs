@@ -1,0 +1,548 @@
+//! The extraction itself: SuiteQL over the NetSuite client, chunk by chunk of customers,
+//! streamed through a bounded channel so memory stays flat and the consumer's pace is
+//! the producer's pace.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+use futures_util::TryStreamExt;
+use ledgerlink_domain::{CustomerSnapshot, RecordKind, Rejection};
+use ledgerlink_netsuite_client::{ClientStats, KeysetQuery, NetSuiteClient, Row, SuiteQl, collect_rows};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::assemble::{ChunkRows, Lookups, assemble_chunk, local_to_utc, parse_terms, utc_to_local_text};
+use crate::config::ExtractSettings;
+use crate::queries::{self, CustomerFilter, MAX_IN_LIST};
+use crate::status::{InvoiceDisposition, invoice_status, order_awaits_prepayment, order_status};
+
+/// Which customers to extract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every customer, optionally after one id (exclusive) and up to another (inclusive).
+    Full {
+        /// Start after this customer id.
+        after: Option<i64>,
+        /// Stop at this customer id.
+        until: Option<i64>,
+    },
+    /// Customers whose record, invoices, payments, credit memos, orders or deposits
+    /// changed since `since` (re-read with the configured overlap).
+    Incremental {
+        /// The previous extraction's watermark.
+        since: DateTime<Utc>,
+        /// Start after this customer id.
+        after: Option<i64>,
+    },
+    /// Named customers and the customers of named invoices, each in full.
+    Targets {
+        /// Customer internal ids.
+        customer_ids: Vec<i64>,
+        /// Invoice internal ids.
+        invoice_ids: Vec<i64>,
+    },
+}
+
+/// Snapshots of consecutive customers, with the records refused among them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// 0, 1, 2, … within one extraction.
+    pub sequence: u64,
+    /// Valid snapshots, in customer id order.
+    pub snapshots: Vec<CustomerSnapshot>,
+    /// Records refused, each naming customer, record and field.
+    pub rejections: Vec<Rejection>,
+    /// The highest customer id this batch covers: resume after it.
+    pub last_customer_id: Option<String>,
+}
+
+/// Totals of a finished extraction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Snapshots emitted.
+    pub customers: u64,
+    /// Invoices in them.
+    pub invoices: u64,
+    /// Payment and credit applications read for them.
+    pub payments: u64,
+    /// Orders in them.
+    pub orders: u64,
+    /// Records refused.
+    pub rejected: u64,
+    /// NetSuite's clock when extraction began: the next incremental's `since`.
+    pub watermark: DateTime<Utc>,
+    /// Requests made for this extraction.
+    pub requests: ClientStats,
+}
+
+/// One item of an extraction's stream: batches, then exactly one summary.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExtractEvent {
+    /// A batch of snapshots.
+    Batch(Batch),
+    /// The closing totals.
+    Summary(Summary),
+}
+
+/// Why an extraction stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    /// NetSuite failed or answered something unusable.
+    #[error(transparent)]
+    NetSuite(#[from] ledgerlink_netsuite_client::Error),
+    /// NetSuite's clock did not read.
+    #[error("cannot read netsuite's clock: {0}")]
+    ServerTime(String),
+}
+
+impl From<ledgerlink_netsuite_client::RowError> for ExtractError {
+    fn from(error: ledgerlink_netsuite_client::RowError) -> Self {
+        ExtractError::NetSuite(error.into())
+    }
+}
+
+/// Extracts snapshots from one NetSuite account. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Extractor {
+    client: NetSuiteClient,
+    settings: ExtractSettings,
+    zone: Tz,
+}
+
+/// Running totals.
+#[derive(Debug, Default)]
+struct Totals {
+    customers: u64,
+    invoices: u64,
+    payments: u64,
+    orders: u64,
+    rejected: u64,
+}
+
+type Sender = mpsc::Sender<Result<ExtractEvent, ExtractError>>;
+
+/// The consumer went away; stop quietly.
+struct Closed;
+
+enum Stop {
+    Closed,
+    Failed(ExtractError),
+}
+
+impl From<Closed> for Stop {
+    fn from(_: Closed) -> Self {
+        Stop::Closed
+    }
+}
+
+impl From<ExtractError> for Stop {
+    fn from(error: ExtractError) -> Self {
+        Stop::Failed(error)
+    }
+}
+
+impl From<ledgerlink_netsuite_client::Error> for Stop {
+    fn from(error: ledgerlink_netsuite_client::Error) -> Self {
+        Stop::Failed(error.into())
+    }
+}
+
+impl Extractor {
+    /// An extractor over `client`; `settings` must be valid.
+    pub fn new(client: NetSuiteClient, settings: ExtractSettings) -> Result<Self, ledgerlink_runtime::ConfigError> {
+        settings.validate()?;
+        let zone = settings.zone()?;
+        Ok(Extractor { client, settings, zone })
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &ExtractSettings {
+        &self.settings
+    }
+
+    /// Starts extracting `scope` on a task and returns its stream: batches of
+    /// `batch_size` snapshots (the configured size when `None` or 0), then a summary; an
+    /// error ends the stream. Dropping the stream stops the extraction.
+    pub fn start(&self, scope: Scope, batch_size: Option<u32>) -> ReceiverStream<Result<ExtractEvent, ExtractError>> {
+        let (sender, receiver) = mpsc::channel(self.settings.buffered_batches);
+        let extractor = self.clone();
+        let batch_size = batch_size.filter(|size| *size > 0).unwrap_or(self.settings.batch_size) as usize;
+        tokio::spawn(async move {
+            match extractor.run(scope, batch_size, &sender).await {
+                Ok(()) | Err(Stop::Closed) => {}
+                Err(Stop::Failed(error)) => {
+                    tracing::warn!(%error, "extraction failed");
+                    let _ = sender.send(Err(error)).await;
+                }
+            }
+        });
+        ReceiverStream::new(receiver)
+    }
+
+    async fn run(&self, scope: Scope, batch_size: usize, sender: &Sender) -> Result<(), Stop> {
+        let stats_before = self.client.stats();
+        let watermark = self.server_time().await?;
+        let lookups = self.lookups().await?;
+        let mut emitter = Emitter {
+            sender,
+            batch_size,
+            sequence: 0,
+            totals: Totals::default(),
+        };
+        tracing::info!(?scope, %watermark, "extraction started");
+        match scope {
+            Scope::Full { after, until } => self.full(after, until, &lookups, &mut emitter).await?,
+            Scope::Incremental { since, after } => {
+                let ids = self.changed_since(since).await?;
+                let ids: Vec<i64> = ids
+                    .into_iter()
+                    .filter(|id| after.is_none_or(|after| *id > after))
+                    .collect();
+                tracing::info!(changed = ids.len(), "changed customers found");
+                self.listed(&ids, Vec::new(), &lookups, &mut emitter).await?;
+            }
+            Scope::Targets {
+                customer_ids,
+                invoice_ids,
+            } => {
+                let (mut ids, mut rejections) = (BTreeSet::new(), Vec::new());
+                ids.extend(customer_ids.iter().copied());
+                let owners = self.invoice_owners(&invoice_ids).await?;
+                for invoice_id in &invoice_ids {
+                    match owners.get(invoice_id) {
+                        Some(customer) => {
+                            ids.insert(*customer);
+                        }
+                        None => rejections.push(Rejection {
+                            customer_id: String::new(),
+                            record_kind: RecordKind::Invoice,
+                            record_id: invoice_id.to_string(),
+                            field: "id".to_owned(),
+                            reason: "no invoice with this internal id in netsuite".to_owned(),
+                        }),
+                    }
+                }
+                let ids: Vec<i64> = ids.into_iter().collect();
+                self.listed(&ids, rejections, &lookups, &mut emitter).await?;
+            }
+        }
+        let stats_after = self.client.stats();
+        let totals = &emitter.totals;
+        let summary = Summary {
+            customers: totals.customers,
+            invoices: totals.invoices,
+            payments: totals.payments,
+            orders: totals.orders,
+            rejected: totals.rejected,
+            watermark,
+            requests: ClientStats {
+                requests: stats_after.requests - stats_before.requests,
+                retries: stats_after.retries - stats_before.retries,
+                throttled: stats_after.throttled - stats_before.throttled,
+                token_requests: stats_after.token_requests - stats_before.token_requests,
+            },
+        };
+        tracing::info!(
+            customers = summary.customers,
+            invoices = summary.invoices,
+            payments = summary.payments,
+            orders = summary.orders,
+            rejected = summary.rejected,
+            requests = summary.requests.requests,
+            "extraction finished"
+        );
+        sender
+            .send(Ok(ExtractEvent::Summary(summary)))
+            .await
+            .map_err(|_| Stop::Closed)
+    }
+
+    /// NetSuite's clock, read before any data so nothing changed during the extraction
+    /// falls before the next watermark.
+    async fn server_time(&self) -> Result<DateTime<Utc>, ExtractError> {
+        let page = self.client.suiteql_page(&queries::server_time(), 1, 0).await?;
+        let row = page
+            .items
+            .first()
+            .ok_or_else(|| ExtractError::ServerTime("the query returned no row".to_owned()))?;
+        let naive = row
+            .naive_datetime("now")
+            .map_err(|error| ExtractError::ServerTime(error.to_string()))?;
+        Ok(local_to_utc(naive, self.zone))
+    }
+
+    async fn lookups(&self) -> Result<Lookups, ExtractError> {
+        let mut lookups = Lookups::empty(self.zone);
+        for row in self.keyset_rows(queries::terms()).await? {
+            match parse_terms(&row) {
+                Ok((id, terms)) => {
+                    lookups.terms.insert(id, terms);
+                }
+                Err(error) => tracing::warn!(%error, "term row skipped"),
+            }
+        }
+        // A role without access to the currency table still extracts, with currency
+        // display names instead of ISO codes.
+        match self.keyset_rows(queries::currencies()).await {
+            Ok(rows) => {
+                for row in rows {
+                    if let (Ok(id), Some(symbol)) = (row.i64("id"), row.get("symbol")) {
+                        lookups.currencies.insert(id, symbol.to_owned());
+                    }
+                }
+            }
+            Err(ledgerlink_netsuite_client::Error::Api(api)) if (400..500).contains(&api.status) => {
+                tracing::warn!(error = %api, "currency table not readable; using currency display names");
+            }
+            Err(error) => return Err(error.into()),
+        }
+        Ok(lookups)
+    }
+
+    async fn full(
+        &self,
+        after: Option<i64>,
+        until: Option<i64>,
+        lookups: &Lookups,
+        emitter: &mut Emitter<'_>,
+    ) -> Result<(), Stop> {
+        let query = queries::customers(until, None);
+        let mut last = after;
+        loop {
+            let page = self
+                .client
+                .suiteql_page(&query.statement(last), self.settings.customers_per_chunk, 0)
+                .await?;
+            let ids = customer_ids(&page.items)?;
+            let (Some(&lo), Some(&hi)) = (ids.first(), ids.last()) else {
+                return Ok(());
+            };
+            if last.is_some_and(|last| lo <= last) {
+                return Err(Stop::Failed(ExtractError::NetSuite(
+                    ledgerlink_netsuite_client::Error::Keyset {
+                        column: "id".to_owned(),
+                        reason: format!("customer {lo} did not come after {}", last.unwrap_or_default()),
+                    },
+                )));
+            }
+            let assembled = self.chunk(page.items, CustomerFilter::Between(lo, hi), lookups).await?;
+            emitter.emit(assembled, hi, Vec::new()).await?;
+            if !page.has_more {
+                return Ok(());
+            }
+            last = Some(hi);
+        }
+    }
+
+    /// Extracts listed customers in chunks; `rejections` (targets not found) go out with
+    /// the first batch.
+    async fn listed(
+        &self,
+        ids: &[i64],
+        mut rejections: Vec<Rejection>,
+        lookups: &Lookups,
+        emitter: &mut Emitter<'_>,
+    ) -> Result<(), Stop> {
+        let chunk_size = (self.settings.customers_per_chunk as usize).min(MAX_IN_LIST);
+        for chunk in ids.chunks(chunk_size) {
+            let rows = self.keyset_rows(queries::customers(None, Some(chunk))).await?;
+            let found = customer_ids(&rows)?;
+            for missing in chunk.iter().filter(|id| found.binary_search(id).is_err()) {
+                rejections.push(Rejection {
+                    customer_id: missing.to_string(),
+                    record_kind: RecordKind::Customer,
+                    record_id: missing.to_string(),
+                    field: "id".to_owned(),
+                    reason: "no customer with this internal id in netsuite".to_owned(),
+                });
+            }
+            let assembled = if found.is_empty() {
+                Default::default()
+            } else {
+                self.chunk(rows, CustomerFilter::In(found), lookups).await?
+            };
+            let hi = *chunk.last().unwrap_or(&0);
+            emitter.emit(assembled, hi, std::mem::take(&mut rejections)).await?;
+        }
+        if !rejections.is_empty() {
+            emitter.emit(Default::default(), 0, rejections).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads and assembles one chunk of customers.
+    async fn chunk(
+        &self,
+        customers: Vec<Row>,
+        filter: CustomerFilter,
+        lookups: &Lookups,
+    ) -> Result<crate::assemble::Assembled, ExtractError> {
+        let (invoices, orders) = tokio::try_join!(
+            self.keyset_rows(queries::invoices(&filter)),
+            self.keyset_rows(queries::orders(&filter)),
+        )?;
+        let paid: Vec<i64> = invoices
+            .iter()
+            .filter(|row| {
+                row.get("status").and_then(invoice_status)
+                    == Some(InvoiceDisposition::Keep(ledgerlink_domain::InvoiceStatus::Paid))
+            })
+            .filter_map(|row| row.i64("id").ok())
+            .collect();
+        let awaiting: Vec<i64> = orders
+            .iter()
+            .filter(|row| {
+                row.get("status")
+                    .and_then(order_status)
+                    .is_some_and(order_awaits_prepayment)
+            })
+            .filter_map(|row| row.i64("id").ok())
+            .collect();
+        let (applications, deposits) = tokio::try_join!(
+            self.listed_rows(&paid, queries::applications),
+            self.listed_rows(&awaiting, queries::deposits),
+        )?;
+        let rows = ChunkRows {
+            customers,
+            invoices,
+            applications,
+            orders,
+            deposits,
+        };
+        Ok(assemble_chunk(&rows, lookups))
+    }
+
+    /// The customers with anything changed at or after `since - overlap`.
+    async fn changed_since(&self, since: DateTime<Utc>) -> Result<BTreeSet<i64>, ExtractError> {
+        let overlap = TimeDelta::from_std(self.settings.overlap()).unwrap_or_default();
+        let from = utc_to_local_text(since - overlap, self.zone);
+        let (customers, transactions) = tokio::try_join!(
+            self.keyset_rows(queries::changed_customers(&from)),
+            self.keyset_rows(queries::changed_transactions(&from)),
+        )?;
+        let mut ids = BTreeSet::new();
+        for row in &customers {
+            ids.insert(row.i64("id")?);
+        }
+        for row in &transactions {
+            // A transaction without a customer (none of these types should lack one)
+            // cannot change a snapshot.
+            if let Some(entity) = row.opt_i64("entity")? {
+                ids.insert(entity);
+            }
+        }
+        Ok(ids)
+    }
+
+    async fn invoice_owners(&self, invoice_ids: &[i64]) -> Result<HashMap<i64, i64>, ExtractError> {
+        let mut owners = HashMap::new();
+        for chunk in invoice_ids.chunks(MAX_IN_LIST) {
+            for row in self.keyset_rows(queries::invoice_owners(chunk)).await? {
+                if let Some(entity) = row.opt_i64("entity")? {
+                    owners.insert(row.i64("id")?, entity);
+                }
+            }
+        }
+        Ok(owners)
+    }
+
+    async fn keyset_rows(&self, query: KeysetQuery) -> Result<Vec<Row>, ledgerlink_netsuite_client::Error> {
+        self.client.suiteql_keyset_rows(query).try_collect().await
+    }
+
+    async fn listed_rows(
+        &self,
+        ids: &[i64],
+        statement: fn(&[i64]) -> SuiteQl,
+    ) -> Result<Vec<Row>, ledgerlink_netsuite_client::Error> {
+        let mut rows = Vec::new();
+        for chunk in ids.chunks(MAX_IN_LIST) {
+            rows.extend(collect_rows(self.client.suiteql_pages(statement(chunk))).await?);
+        }
+        Ok(rows)
+    }
+}
+
+fn customer_ids(rows: &[Row]) -> Result<Vec<i64>, ExtractError> {
+    let mut ids = rows
+        .iter()
+        .map(|row| row.i64("id"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ledgerlink_netsuite_client::Error::from)?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Cuts assembled chunks into batches and keeps the totals.
+struct Emitter<'a> {
+    sender: &'a Sender,
+    batch_size: usize,
+    sequence: u64,
+    totals: Totals,
+}
+
+impl Emitter<'_> {
+    /// Sends a chunk's snapshots in batches; each rejection goes with the batch whose
+    /// customer range holds its customer, so a resume after any batch repeats nothing.
+    /// `chunk_end` is the highest customer id the chunk covered.
+    async fn emit(
+        &mut self,
+        assembled: crate::assemble::Assembled,
+        chunk_end: i64,
+        extra_rejections: Vec<Rejection>,
+    ) -> Result<(), Closed> {
+        let crate::assemble::Assembled {
+            snapshots,
+            mut rejections,
+            payments,
+        } = assembled;
+        rejections.extend(extra_rejections);
+        self.totals.customers += snapshots.len() as u64;
+        self.totals.invoices += snapshots.iter().map(|s| s.invoices.len() as u64).sum::<u64>();
+        self.totals.orders += snapshots.iter().map(|s| s.orders.len() as u64).sum::<u64>();
+        self.totals.payments += payments;
+        self.totals.rejected += rejections.len() as u64;
+        if snapshots.is_empty() && rejections.is_empty() {
+            return Ok(());
+        }
+        // Rejections without a customer id (targets not found) sort first.
+        let key = |rejection: &Rejection| rejection.customer_id.parse::<i64>().unwrap_or(i64::MIN);
+        rejections.sort_by_key(key);
+        let mut rejections = rejections.into_iter().peekable();
+        let mut snapshots = snapshots.into_iter().peekable();
+        loop {
+            let batch: Vec<CustomerSnapshot> = snapshots.by_ref().take(self.batch_size).collect();
+            let is_last = snapshots.peek().is_none();
+            let upper = if is_last {
+                chunk_end.max(
+                    batch
+                        .last()
+                        .and_then(|s| s.customer.id.parse().ok())
+                        .unwrap_or(chunk_end),
+                )
+            } else {
+                batch
+                    .last()
+                    .and_then(|s| s.customer.id.parse().ok())
+                    .unwrap_or(chunk_end)
+            };
+            let mut batch_rejections = Vec::new();
+            while let Some(rejection) = rejections.next_if(|r| is_last || key(r) <= upper) {
+                batch_rejections.push(rejection);
+            }
+            let last_customer_id = (upper > 0).then(|| upper.to_string());
+            let event = ExtractEvent::Batch(Batch {
+                sequence: self.sequence,
+                snapshots: batch,
+                rejections: batch_rejections,
+                last_customer_id,
+            });
+            self.sequence += 1;
+            self.sender.send(Ok(event)).await.map_err(|_| Closed)?;
+            if is_last {
+                return Ok(());
+            }
+        }
+    }
+}
