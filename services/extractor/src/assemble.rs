@@ -52,6 +52,8 @@ pub struct ChunkRows {
     pub orders: Vec<Row>,
     /// Deposit links ([`crate::queries::deposits`]).
     pub deposits: Vec<Row>,
+    /// Contact rows ([`crate::queries::contacts`]).
+    pub contacts: Vec<Row>,
 }
 
 /// The snapshots of one chunk, in customer id order.
@@ -159,6 +161,27 @@ pub fn assemble_chunk(rows: &ChunkRows, lookups: &Lookups) -> Assembled {
                 record_id,
                 field,
                 reason,
+            }),
+        }
+    }
+
+    for row in &rows.contacts {
+        let Some((customer_id, snapshot)) = owner(row, &mut snapshots) else {
+            continue;
+        };
+        let record_id = row.get("id").unwrap_or_default().to_owned();
+        match (row.string("email"), row.get("role")) {
+            (Ok(email), role) if !email.trim().is_empty() => snapshot.contacts.push(ledgerlink_domain::Contact {
+                id: record_id,
+                email: email.to_owned(),
+                role: role.map(str::to_owned),
+            }),
+            _ => rejections.push(Rejection {
+                customer_id,
+                record_kind: RecordKind::Contact,
+                record_id,
+                field: "email".to_owned(),
+                reason: "contact without an email".to_owned(),
             }),
         }
     }

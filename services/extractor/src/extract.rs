@@ -378,9 +378,10 @@ impl Extractor {
         filter: CustomerFilter,
         lookups: &Lookups,
     ) -> Result<crate::assemble::Assembled, ExtractError> {
-        let (invoices, orders) = tokio::try_join!(
+        let (invoices, orders, contacts) = tokio::try_join!(
             self.keyset_rows(queries::invoices(&filter)),
             self.keyset_rows(queries::orders(&filter)),
+            self.keyset_rows(queries::contacts(&filter)),
         )?;
         let paid: Vec<i64> = invoices
             .iter()
@@ -409,6 +410,7 @@ impl Extractor {
             applications,
             orders,
             deposits,
+            contacts,
         };
         Ok(assemble_chunk(&rows, lookups))
     }

@@ -107,6 +107,20 @@ pub fn orders(customers: &CustomerFilter) -> KeysetQuery {
     .filter(format!("t.type = 'SalesOrd' AND {}", customers.condition("t.entity")))
 }
 
+/// Active contacts with an email of a set of customers, with their role's name, by
+/// keyset on `c.id` (the contact's company is the customer).
+pub fn contacts(customers: &CustomerFilter) -> KeysetQuery {
+    KeysetQuery::by_id(
+        "SELECT c.id, c.company AS entity, c.email, r.name AS role FROM contact c \
+         LEFT JOIN contactrole r ON r.id = c.contactrole",
+        "c.id",
+    )
+    .filter(format!(
+        "c.isinactive = 'F' AND c.email IS NOT NULL AND {}",
+        customers.condition("c.company")
+    ))
+}
+
 /// Customer deposits linked to up to [`MAX_IN_LIST`] sales orders.
 pub fn deposits(order_ids: &[i64]) -> SuiteQl {
     SuiteQl::new(format!(

@@ -301,6 +301,10 @@ fn answer(account: &Account, q: &str, params: &[String]) -> Option<Vec<Value>> {
         }
         return Some(rows);
     }
+    if q.contains("FROM contact c") {
+        // The fake account has no contacts.
+        return Some(Vec::new());
+    }
     if q.contains("FROM NextTransactionLineLink l JOIN transaction d") {
         let ids = list_after(q, "l.previousdoc IN (")?;
         let mut rows = Vec::new();
