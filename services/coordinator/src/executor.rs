@@ -731,30 +731,19 @@ async fn extract(
                 return Ok(());
             }
             Ok(None) => return Ok(()),
-            Err(status) if is_transient(&status) && can_resume(&request, received) => match backoff.next() {
-                Some(wait) => {
+            Err(status) => {
+                let retry = is_transient(&status) && can_resume(&request, received);
+                if let Some(wait) = backoff.next().filter(|_| retry) {
                     tracing::warn!(code = ?status.code(), received, "extract stream broke, reconnecting");
                     tokio::time::sleep(wait).await;
+                    continue;
                 }
-                None => {
-                    let error = RunError::Service {
-                        service: "extractor",
-                        status: Box::new(status),
-                    };
-                    let _ = batches
-                        .send(Err(RunError::Contract {
-                            service: "extractor",
-                            reason: error.to_string(),
-                        }))
-                        .await;
-                    return Err(error);
-                }
-            },
-            Err(status) => {
                 let error = RunError::Service {
                     service: "extractor",
                     status: Box::new(status),
                 };
+                // The batch consumer learns of the failure in order, after the batches
+                // that did arrive.
                 let _ = batches
                     .send(Err(RunError::Contract {
                         service: "extractor",
