@@ -204,17 +204,9 @@ impl RuntimeConfig {
             Some(path) => read_toml(path)?,
             None => toml::Table::new(),
         };
-        let section = match file.get(service) {
-            Some(toml::Value::Table(table)) => table.clone(),
-            Some(_) => {
-                return Err(ConfigError::InvalidValue {
-                    name: format!("[{service}]"),
-                    reason: "must be a table".to_owned(),
-                });
-            }
-            None => toml::Table::new(),
-        };
+        let mut section = table_of(&file, service)?;
         let common: CommonSection = section_as(&section, service)?;
+        strip_runtime_keys(&mut section);
 
         let listen = match (args.listen, env.get(ENV_LISTEN), common.listen) {
             (Some(addr), _, _) => addr,
@@ -246,6 +238,37 @@ impl RuntimeConfig {
     pub fn section<T: DeserializeOwned>(&self, service: &str) -> Result<T, ConfigError> {
         section_as(&self.section, service)
     }
+}
+
+/// Returns `service`'s table of the configuration file named by `LEDGERLINK_CONFIG`,
+/// without the keys the runtime reads (`listen`, `database_url`); empty when there is
+/// no file or no table. For commands that run a service's logic in process.
+pub fn service_table(env: &dyn EnvSource, service: &str) -> Result<toml::Table, ConfigError> {
+    match env.get(ENV_CONFIG) {
+        None => Ok(toml::Table::new()),
+        Some(path) => {
+            let mut table = table_of(&read_toml(Path::new(&path))?, service)?;
+            strip_runtime_keys(&mut table);
+            Ok(table)
+        }
+    }
+}
+
+fn table_of(file: &toml::Table, service: &str) -> Result<toml::Table, ConfigError> {
+    match file.get(service) {
+        Some(toml::Value::Table(table)) => Ok(table.clone()),
+        Some(_) => Err(ConfigError::InvalidValue {
+            name: format!("[{service}]"),
+            reason: "must be a table".to_owned(),
+        }),
+        None => Ok(toml::Table::new()),
+    }
+}
+
+/// The runtime's keys are not the service's: a service's settings refuse unknown keys.
+fn strip_runtime_keys(table: &mut toml::Table) {
+    table.remove("listen");
+    table.remove("database_url");
 }
 
 fn read_toml(path: &Path) -> Result<toml::Table, ConfigError> {
@@ -304,6 +327,7 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:7001");
         assert_eq!(config.data_dir, PathBuf::from("/srv/ll"));
         assert_eq!(config.section.get("rules_file").unwrap().as_str(), Some("r.toml"));
+        assert!(config.section.get("listen").is_none(), "runtime keys are not the service's");
 
         let env = MapEnv::from_pairs([
             (ENV_AUTH_TOKEN, "t"),

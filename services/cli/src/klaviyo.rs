@@ -10,7 +10,7 @@ use ledgerlink_domain::CustomerScore;
 use ledgerlink_klaviyo_gateway::gateway::{EventRequest, event_from_pb};
 use ledgerlink_klaviyo_gateway::{Gateway, GatewaySettings, Outcome, PushOptions, SERVICE, Scored};
 use ledgerlink_reminder_planner::ReminderEvent;
-use ledgerlink_runtime::config::{DEFAULT_DATA_DIR, ENV_CONFIG, ENV_DATA_DIR};
+use ledgerlink_runtime::config::{DEFAULT_DATA_DIR, ENV_DATA_DIR};
 use ledgerlink_runtime::{EnvSource, ProcessEnv};
 
 /// Profiles per push: one bulk import job's worth, so memory stays flat.
@@ -75,18 +75,7 @@ pub(crate) async fn klaviyo(args: KlaviyoArgs) -> anyhow::Result<()> {
 }
 
 async fn open(db: Option<&str>, env: &dyn EnvSource) -> anyhow::Result<Gateway> {
-    let table = match env.get(ENV_CONFIG) {
-        None => toml::Table::new(),
-        Some(path) => {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
-            let file: toml::Table = text.parse().with_context(|| format!("invalid {path}"))?;
-            match file.get(SERVICE) {
-                Some(toml::Value::Table(table)) => table.clone(),
-                Some(_) => bail!("[{SERVICE}] in {path} must be a table"),
-                None => toml::Table::new(),
-            }
-        }
-    };
+    let table = ledgerlink_runtime::config::service_table(env, SERVICE)?;
     let settings = GatewaySettings::from_table(&table)?;
     let data_dir = env.get(ENV_DATA_DIR).unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned());
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {data_dir}"))?;

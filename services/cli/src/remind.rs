@@ -12,7 +12,7 @@ use ledgerlink_proto::reminder::v1::PauseRequest;
 use ledgerlink_proto::reminder::v1::reminder_service_client::ReminderServiceClient;
 use ledgerlink_reminder::reminders::Customer;
 use ledgerlink_reminder::{ReminderSettings, Reminders};
-use ledgerlink_runtime::config::{ENV_AUTH_TOKEN, ENV_CONFIG, secret};
+use ledgerlink_runtime::config::{ENV_AUTH_TOKEN, secret};
 use ledgerlink_runtime::{BearerToken, EnvSource, ProcessEnv};
 use ledgerlink_scoring_engine::{Engine, Rules, RulesFormat, ScoringParams};
 
@@ -59,17 +59,7 @@ pub(crate) struct PauseArgs {
 }
 
 fn settings() -> anyhow::Result<ReminderSettings> {
-    let table = match ProcessEnv.get(ENV_CONFIG) {
-        None => toml::Table::new(),
-        Some(path) => {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
-            let file: toml::Table = text.parse().with_context(|| format!("invalid {path}"))?;
-            match file.get("reminder") {
-                Some(toml::Value::Table(table)) => table.clone(),
-                _ => toml::Table::new(),
-            }
-        }
-    };
+    let table = ledgerlink_runtime::config::service_table(&ProcessEnv, ledgerlink_reminder::SERVICE)?;
     Ok(ReminderSettings::from_table(&table)?)
 }
 

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use ledgerlink_domain::{CustomerScore, CustomerSnapshot, Rejection, parse_snapshot_line};
-use ledgerlink_runtime::config::ENV_CONFIG;
-use ledgerlink_runtime::{EnvSource, ProcessEnv};
+use ledgerlink_runtime::ProcessEnv;
 use ledgerlink_scoring::history::History;
 use ledgerlink_scoring::{ActiveRules, SERVICE, ScoringSettings};
 use ledgerlink_scoring_engine::{Engine, SegmentMigration};
@@ -137,20 +136,8 @@ pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
 
 /// The rules: `--rules`, else the configuration file's `[scoring]` section, else built-in.
 fn load_rules(rules: Option<&Path>) -> anyhow::Result<ActiveRules> {
-    let mut settings = match ProcessEnv.get(ENV_CONFIG) {
-        None => ScoringSettings::default(),
-        Some(path) => {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
-            let file: toml::Table = text.parse().with_context(|| format!("invalid {path}"))?;
-            match file.get(SERVICE) {
-                None => ScoringSettings::default(),
-                Some(toml::Value::Table(table)) => {
-                    ScoringSettings::from_table(table).with_context(|| format!("invalid [{SERVICE}] in {path}"))?
-                }
-                Some(_) => bail!("invalid {path}: [{SERVICE}] must be a table"),
-            }
-        }
-    };
+    let table = ledgerlink_runtime::config::service_table(&ProcessEnv, SERVICE)?;
+    let mut settings = ScoringSettings::from_table(&table).with_context(|| format!("invalid [{SERVICE}] configuration"))?;
     if let Some(path) = rules {
         settings.rules_file = Some(path.to_owned());
     }

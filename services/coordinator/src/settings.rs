@@ -16,10 +16,6 @@ pub const ENV_WEBHOOK_SECRET: &str = "LEDGERLINK_WEBHOOK_SECRET";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CoordinatorSettings {
-    /// Set by the runtime; accepted here so the table can hold it.
-    pub listen: Option<String>,
-    /// Set by the runtime; accepted here so the table can hold it.
-    pub database_url: Option<String>,
     /// The account's time zone: "today" of a run and the clock of schedules.
     pub time_zone: Tz,
     /// Where the extractor is.
@@ -48,8 +44,6 @@ pub struct CoordinatorSettings {
 impl Default for CoordinatorSettings {
     fn default() -> Self {
         CoordinatorSettings {
-            listen: None,
-            database_url: None,
             time_zone: chrono_tz::UTC,
             extractor_url: ServiceUrls::default().extractor_url,
             scoring_url: ServiceUrls::default().scoring_url,

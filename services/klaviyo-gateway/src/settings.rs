@@ -123,10 +123,6 @@ pub struct ListConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewaySettings {
-    /// Read by the runtime; accepted here so the table may hold it.
-    pub listen: Option<String>,
-    /// Read by the runtime; accepted here so the table may hold it.
-    pub database_url: Option<String>,
     /// Klaviyo's base URL (env `KLAVIYO_BASE_URL` wins).
     pub base_url: Option<String>,
     /// The `revision` header (default: the client's).
@@ -164,8 +160,6 @@ impl Default for GatewaySettings {
             value,
         };
         GatewaySettings {
-            listen: None,
-            database_url: None,
             base_url: None,
             revision: None,
             identity: IdentityMode::Email,

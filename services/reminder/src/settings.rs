@@ -23,7 +23,7 @@ pub struct ReminderSettings {
 pub struct SettingsError(pub String);
 
 /// Keys of the table that belong to the service rather than to the planner.
-const SERVICE_KEYS: [&str; 3] = ["listen", "database_url", "reservation_ttl_secs"];
+const SERVICE_KEYS: [&str; 1] = ["reservation_ttl_secs"];
 
 impl ReminderSettings {
     /// Reads the table: the planner's keys (see the planner's README) plus
@@ -58,7 +58,7 @@ mod tests {
     #[test]
     fn reads_planner_keys_beside_service_keys() {
         let table: toml::Table = toml::from_str(
-            "listen = \"127.0.0.1:1\"\nreservation_ttl_secs = 60\nmax_lateness_days = 5\n[schedules]\n\"Net 60\" = [-10, 0, 7, 14]\n",
+            "reservation_ttl_secs = 60\nmax_lateness_days = 5\n[schedules]\n\"Net 60\" = [-10, 0, 7, 14]\n",
         )
         .unwrap();
         let settings = ReminderSettings::from_table(&table).unwrap();

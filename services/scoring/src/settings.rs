@@ -20,7 +20,7 @@ pub const BUILT_IN: &str = "built-in";
 /// recent_days = 90
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ScoringSettings {
     /// The rules file (TOML or YAML by extension); the built-in rules when absent.
     pub rules_file: Option<PathBuf>,
@@ -148,14 +148,14 @@ mod tests {
 
     #[test]
     fn windows_come_from_the_section_and_zero_is_refused() {
-        let table: toml::Table = "lookback_days = 180\nrecent_days = 30\nlisten = \"127.0.0.1:1\""
-            .parse()
-            .unwrap();
+        let table: toml::Table = "lookback_days = 180\nrecent_days = 30".parse().unwrap();
         let params = ScoringSettings::from_table(&table).unwrap().params().unwrap();
         assert_eq!((params.lookback_days(), params.recent_days()), (180, 30));
         let table: toml::Table = "recent_days = 0".parse().unwrap();
         let error = ScoringSettings::from_table(&table).unwrap().load().unwrap_err();
         assert!(error.to_string().contains("recent_days"), "{error}");
+        let table: toml::Table = "lookback_dayz = 180".parse().unwrap();
+        assert!(ScoringSettings::from_table(&table).is_err(), "a typo is refused");
     }
 
     #[test]
