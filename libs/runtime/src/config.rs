@@ -327,7 +327,10 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:7001");
         assert_eq!(config.data_dir, PathBuf::from("/srv/ll"));
         assert_eq!(config.section.get("rules_file").unwrap().as_str(), Some("r.toml"));
-        assert!(config.section.get("listen").is_none(), "runtime keys are not the service's");
+        assert!(
+            config.section.get("listen").is_none(),
+            "runtime keys are not the service's"
+        );
 
         let env = MapEnv::from_pairs([
             (ENV_AUTH_TOKEN, "t"),

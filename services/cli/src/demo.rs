@@ -195,9 +195,11 @@ async fn run_and_follow(
         .await?
         .into_inner();
     let mut last = run;
+    // A redrawn line is for people; a log file gets the final figures only.
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
     while let Some(update) = updates.message().await? {
         if let Some(run) = update.run {
-            if let Some(progress) = &run.progress {
+            if let (true, Some(progress)) = (interactive, &run.progress) {
                 eprint!(
                     "\r  {} customers, {} batches, {:.0}/s   ",
                     progress.records_done, progress.batches_done, progress.records_per_second
@@ -206,7 +208,13 @@ async fn run_and_follow(
             last = run;
         }
     }
-    eprintln!();
+    if let Some(progress) = &last.progress {
+        let prefix = if interactive { "\r" } else { "" };
+        eprintln!(
+            "{prefix}  {} customers, {} batches, {:.0}/s   ",
+            progress.records_done, progress.batches_done, progress.records_per_second
+        );
+    }
     if last.state != RunState::Succeeded as i32 {
         bail!("run {} did not succeed: {}", last.run_id, last.error);
     }

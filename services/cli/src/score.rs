@@ -137,7 +137,8 @@ pub(crate) async fn score(args: ScoreArgs) -> anyhow::Result<()> {
 /// The rules: `--rules`, else the configuration file's `[scoring]` section, else built-in.
 fn load_rules(rules: Option<&Path>) -> anyhow::Result<ActiveRules> {
     let table = ledgerlink_runtime::config::service_table(&ProcessEnv, SERVICE)?;
-    let mut settings = ScoringSettings::from_table(&table).with_context(|| format!("invalid [{SERVICE}] configuration"))?;
+    let mut settings =
+        ScoringSettings::from_table(&table).with_context(|| format!("invalid [{SERVICE}] configuration"))?;
     if let Some(path) = rules {
         settings.rules_file = Some(path.to_owned());
     }
