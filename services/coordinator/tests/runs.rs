@@ -266,3 +266,45 @@ async fn a_run_that_finds_nobody_still_succeeds() {
     assert_eq!(run.progress.unwrap().records_done, 0);
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn cancelling_a_running_run_stops_it_without_completing_history() {
+    let mut fakes = fakes::Fakes::new(5);
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    fakes.extract_gate = Some(gate.clone());
+    let mut harness = start(fakes.clone()).await;
+    let run_id = harness.start_run(RunKind::Full, false, vec![]).await;
+    // Wait until the run is extracting (held at the gate), then cancel it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while fakes.seen().extract_calls.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "extraction never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let cancelled = harness
+        .client
+        .cancel_run(with_token(
+            ledgerlink_proto::coordinator::v1::CancelRunRequest { run_id: run_id.clone() },
+            TEST_TOKEN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(cancelled.run.is_some());
+    let run = harness.finish(&run_id).await;
+    assert_eq!(run.state, RunState::Cancelled as i32);
+    gate.add_permits(10);
+    assert!(
+        fakes.seen().completed_runs.is_empty(),
+        "a cancelled run records no history"
+    );
+    let again = harness
+        .client
+        .cancel_run(with_token(
+            ledgerlink_proto::coordinator::v1::CancelRunRequest { run_id },
+            TEST_TOKEN,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), tonic::Code::FailedPrecondition);
+    harness.stop().await;
+}

@@ -46,6 +46,8 @@ pub struct Fakes {
     pub break_extract_after: Arc<Mutex<Option<usize>>>,
     /// Customers whose profile write fails.
     pub failing_profiles: Arc<Vec<String>>,
+    /// When set, Extract waits for a permit before answering.
+    pub extract_gate: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 fn snapshot(id: &str) -> pb::CustomerSnapshot {
@@ -79,6 +81,9 @@ impl ExtractorService for Fakes {
     async fn extract(&self, request: Request<ExtractRequest>) -> Result<Response<Self::ExtractStream>, Status> {
         let request = request.into_inner();
         self.seen().extract_calls.push(request.clone());
+        if let Some(gate) = &self.extract_gate {
+            let _permit = gate.acquire().await.map_err(|_| Status::unavailable("gate closed"))?;
+        }
         let ids: Vec<String> = match &request.scope {
             Some(extract_request::Scope::Full(full)) => self
                 .customers
