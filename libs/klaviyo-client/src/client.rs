@@ -201,6 +201,33 @@ impl KlaviyoClient {
         self.inner.stats.snapshot()
     }
 
+    /// Every `data` item of a cursor-paged collection (all pages, 100 a page).
+    pub(crate) async fn all_pages(&self, endpoint: Endpoint, path: &str) -> Result<Vec<Value>, Error> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![("page[size]", "100".to_owned())];
+            if let Some(cursor) = &cursor {
+                query.push(("page[cursor]", cursor.clone()));
+            }
+            let mut document = self.send(endpoint, path, &query, None).await?.json(endpoint)?;
+            let next = next_cursor(&document);
+            let Some(Value::Array(data)) = document.get_mut("data").map(Value::take) else {
+                return Err(Error::Decode {
+                    endpoint,
+                    reason: "no data array".to_owned(),
+                });
+            };
+            let empty = data.is_empty();
+            items.extend(data);
+            // An empty page or a cursor that does not move would loop forever.
+            match next {
+                Some(next) if !empty && cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
+                _ => return Ok(items),
+            }
+        }
+    }
+
     /// Sends one request with rate limiting and retries and returns the successful answer.
     pub(crate) async fn send(
         &self,

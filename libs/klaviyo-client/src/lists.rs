@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::client::{KlaviyoClient, filter_string, next_cursor};
+use crate::client::{KlaviyoClient, filter_string};
 use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::profiles::{ProfileKey, path_segment, resource_id};
@@ -171,30 +171,12 @@ impl KlaviyoClient {
     pub async fn list_profile_ids(&self, list_id: &str) -> Result<Vec<String>, Error> {
         let endpoint = Endpoint::GetProfileIdsForList;
         let path = format!("/api/lists/{}/relationships/profiles", path_segment(list_id)?);
-        let mut ids = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut query = vec![("page[size]", "100".to_owned())];
-            if let Some(cursor) = &cursor {
-                query.push(("page[cursor]", cursor.clone()));
-            }
-            let document = self.send(endpoint, &path, &query, None).await?.json(endpoint)?;
-            let data = document
-                .get("data")
-                .and_then(Value::as_array)
-                .ok_or_else(|| Error::Decode {
-                    endpoint,
-                    reason: "no data array".to_owned(),
-                })?;
-            ids.extend(
-                data.iter()
-                    .filter_map(|item| item.get("id").and_then(Value::as_str).map(str::to_owned)),
-            );
-            match next_cursor(&document) {
-                Some(next) if !data.is_empty() && cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
-                _ => break,
-            }
-        }
+        let ids = self
+            .all_pages(endpoint, &path)
+            .await?
+            .iter()
+            .filter_map(|item| item.get("id").and_then(Value::as_str).map(str::to_owned))
+            .collect();
         Ok(ids)
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use crate::client::{KlaviyoClient, filter_string, next_cursor};
+use crate::client::{KlaviyoClient, filter_string};
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error};
 
@@ -565,44 +565,25 @@ impl KlaviyoClient {
         let endpoint = Endpoint::GetErrorsForBulkImportProfilesJob;
         let path = format!("/api/profile-bulk-import-jobs/{}/import-errors", path_segment(job_id)?);
         let mut records = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut query = vec![("page[size]", "100".to_owned())];
-            if let Some(cursor) = &cursor {
-                query.push(("page[cursor]", cursor.clone()));
-            }
-            let document = self.send(endpoint, &path, &query, None).await?.json(endpoint)?;
-            let data = document
-                .get("data")
-                .and_then(Value::as_array)
-                .ok_or_else(|| Error::Decode {
-                    endpoint,
-                    reason: "no data array".to_owned(),
-                })?;
-            for item in data {
-                let attributes = item.get("attributes").cloned().unwrap_or(Value::Null);
-                let text = |name: &str| {
-                    attributes
-                        .get(name)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                records.push(ImportErrorRecord {
-                    code: text("code"),
-                    title: text("title"),
-                    detail: text("detail"),
-                    pointer: attributes
-                        .pointer("/source/pointer")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    original_payload: attributes.get("original_payload").cloned().filter(|v| !v.is_null()),
-                });
-            }
-            match next_cursor(&document) {
-                Some(next) if !data.is_empty() && cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
-                _ => break,
-            }
+        for item in self.all_pages(endpoint, &path).await? {
+            let attributes = item.get("attributes").cloned().unwrap_or(Value::Null);
+            let text = |name: &str| {
+                attributes
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            records.push(ImportErrorRecord {
+                code: text("code"),
+                title: text("title"),
+                detail: text("detail"),
+                pointer: attributes
+                    .pointer("/source/pointer")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                original_payload: attributes.get("original_payload").cloned().filter(|v| !v.is_null()),
+            });
         }
         Ok(records)
     }
