@@ -45,11 +45,11 @@ CREATE TABLE "transaction" (
   exchangerate NUMERIC, foreigntotal NUMERIC, foreignamountpaid NUMERIC, foreignamountunpaid NUMERIC,
   foreignpaymentamountused NUMERIC, foreignpaymentamountunused NUMERIC, daysoverduesearch INTEGER,
   daysopen INTEGER, terms INTEGER, postingperiod INTEGER, posting TEXT, voided TEXT, memo TEXT,
-  otherrefnum TEXT, createddate DATETIME, lastmodifieddate DATETIME, custbody_total_deposit_paid NUMERIC,
-  custbody_balance_remaining NUMERIC);
+  otherrefnum TEXT, createddate DATETIME, lastmodifieddate DATETIME);
 CREATE TABLE transactionline (
   id INTEGER, "transaction" INTEGER, linesequencenumber INTEGER, mainline TEXT, subsidiary INTEGER,
-  entity INTEGER, foreignamount NUMERIC, netamount NUMERIC, memo TEXT, PRIMARY KEY ("transaction", id));
+  entity INTEGER, foreignamount NUMERIC, netamount NUMERIC, memo TEXT, createdfrom INTEGER,
+  PRIMARY KEY ("transaction", id));
 CREATE TABLE nexttransactionlinelink (
   previousdoc INTEGER, previousline INTEGER, previoustype TEXT, nextdoc INTEGER, nextline INTEGER,
   nexttype TEXT, linktype TEXT, foreignamount NUMERIC, lastmodifieddate DATETIME);
@@ -244,19 +244,17 @@ impl<'c> Writer<'c> {
                 "INSERT INTO \"transaction\" (id, tranid, transactionnumber, type, recordtype, status, trandate, \
                  duedate, closedate, entity, currency, exchangerate, foreigntotal, foreignamountpaid, \
                  foreignamountunpaid, foreignpaymentamountused, foreignpaymentamountunused, daysoverduesearch, \
-                 daysopen, terms, posting, voided, memo, createddate, lastmodifieddate, \
-                 custbody_total_deposit_paid, custbody_balance_remaining) \
+                 daysopen, terms, posting, voided, memo, createddate, lastmodifieddate) \
                  VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-                 ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+                 ?19, ?20, ?21, ?22, ?23)",
             )?,
             line: connection.prepare(
                 "INSERT INTO transactionline (id, \"transaction\", linesequencenumber, mainline, subsidiary, entity, \
-                 foreignamount, netamount) VALUES (0, ?1, 0, 'T', 1, ?2, ?3, ?3)",
+                 foreignamount, netamount, createdfrom) VALUES (0, ?1, 0, 'T', 1, ?2, ?3, ?3, ?4)",
             )?,
             link: connection.prepare(
                 "INSERT INTO nexttransactionlinelink (previousdoc, previousline, previoustype, nextdoc, nextline, \
-                 nexttype, linktype, foreignamount, lastmodifieddate) \
-                 VALUES (?, 0, 'CustInvc', ?, 1, 'CustPymt', 'Payment', ?, ?)",
+                 nexttype, linktype, foreignamount, lastmodifieddate) VALUES (?, 0, ?, ?, 1, ?, ?, ?, ?)",
             )?,
         })
     }
@@ -309,8 +307,26 @@ impl<'c> Writer<'c> {
             let modified = self.local(application.last_modified);
             self.link.execute(params![
                 application.invoice_id,
+                "CustInvc",
                 application.payment_id,
+                "CustPymt",
+                "Payment",
                 money(application.amount),
+                modified
+            ])?;
+        }
+        for link in &records.deposit_links {
+            let modified = self.local(link.last_modified);
+            // NetSuite's link type code for an order's deposit is not in the reference
+            // (SOAP calls the relation `_salesOrderDeposit`); the extractor selects
+            // deposit links by the deposit's type, never by this code.
+            self.link.execute(params![
+                link.order_id,
+                "SalesOrd",
+                link.deposit_id,
+                "CustDep",
+                "OrdDep",
+                money(link.amount),
                 modified
             ])?;
         }
@@ -355,10 +371,14 @@ impl<'c> Writer<'c> {
             t.memo,
             self.local(t.created),
             self.local(t.last_modified),
-            t.deposit_paid.map(money),
-            t.balance_remaining.map(money),
         ])?;
-        self.line.execute(params![t.id, t.entity, money(t.foreign_total)])?;
+        let created_from = records
+            .deposit_links
+            .iter()
+            .find(|link| link.deposit_id == t.id)
+            .map(|link| link.order_id);
+        self.line
+            .execute(params![t.id, t.entity, money(t.foreign_total), created_from])?;
         Ok(())
     }
 }

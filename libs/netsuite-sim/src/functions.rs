@@ -117,13 +117,7 @@ pub(crate) fn register(
         let Some(status) = text_arg(context, 1)? else {
             return Ok(None);
         };
-        let kind = [
-            TransactionType::Invoice,
-            TransactionType::Payment,
-            TransactionType::SalesOrder,
-        ]
-        .into_iter()
-        .find(|candidate| candidate.code() == kind);
+        let kind = TransactionType::from_code(&kind);
         let letter = status.chars().next().unwrap_or(' ');
         Ok(Some(
             kind.and_then(|kind| kind.status_text(letter))

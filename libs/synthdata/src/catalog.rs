@@ -19,7 +19,11 @@ struct TermSpec {
     discount: Option<(i64, i64)>,
 }
 
-const TERMS: [TermSpec; 7] = [
+/// Id of the `Cash in Advance` term: no customer is on it; prepayment sales orders carry
+/// it, which is how an account tells them from orders on credit terms.
+pub const TERM_CASH_IN_ADVANCE: i64 = 8;
+
+const TERMS: [TermSpec; 8] = [
     TermSpec {
         id: 1,
         name: "Net 15",
@@ -60,6 +64,12 @@ const TERMS: [TermSpec; 7] = [
         id: 7,
         name: "Net 90",
         days: 90,
+        discount: None,
+    },
+    TermSpec {
+        id: TERM_CASH_IN_ADVANCE,
+        name: "Cash in Advance",
+        days: 0,
         discount: None,
     },
 ];

@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 
 use crate::catalog::{self, ROLE_ACCOUNTS_PAYABLE, ROLE_DECISION_MAKER, ROLE_PRIMARY_CONTACT};
 use crate::records::{
-    ContactRecord, ContactRoleRecord, CurrencyRecord, CustomerRecord, PaymentApplication, TermRecord,
+    ContactRecord, ContactRoleRecord, CurrencyRecord, CustomerRecord, DepositLink, PaymentApplication, TermRecord,
     TransactionRecord, TransactionType,
 };
 use crate::rng::{Rng, mix};
@@ -21,6 +21,8 @@ use crate::rng::{Rng, mix};
 pub const ID_BLOCK: i64 = 10_000;
 const PAYMENT_ID_OFFSET: i64 = 3_000;
 const ORDER_ID_OFFSET: i64 = 7_000;
+/// A customer deposit's id is its order's plus this (an order takes at most one).
+const DEPOSIT_ID_OFFSET: i64 = 1_500;
 const MAX_DOCUMENTS: u64 = 1_000;
 
 /// What the generator makes.
@@ -194,8 +196,12 @@ pub struct CustomerRecords {
     pub payments: Vec<TransactionRecord>,
     /// Sales orders (`SalesOrd`), by id.
     pub orders: Vec<TransactionRecord>,
+    /// Customer deposits (`CustDep`) taken against prepayment orders, by id.
+    pub deposits: Vec<TransactionRecord>,
     /// Payment → invoice applications (`NextTransactionLineLink`, linktype `Payment`).
     pub applications: Vec<PaymentApplication>,
+    /// Sales order → customer deposit links (`NextTransactionLineLink`).
+    pub deposit_links: Vec<DepositLink>,
     /// Contacts of the customer, by id.
     pub contacts: Vec<ContactRecord>,
     /// The view date.
@@ -205,10 +211,10 @@ pub struct CustomerRecords {
 impl CustomerRecords {
     /// The latest `lastmodifieddate` of any record of this customer.
     pub fn last_modified(&self) -> DateTime<Utc> {
-        let transactions = self.invoices.iter().chain(&self.payments).chain(&self.orders);
-        transactions
+        self.transactions()
             .map(|t| t.last_modified)
             .chain(self.applications.iter().map(|a| a.last_modified))
+            .chain(self.deposit_links.iter().map(|l| l.last_modified))
             .chain(self.contacts.iter().map(|c| c.last_modified))
             .fold(self.customer.last_modified, DateTime::max)
     }
@@ -218,9 +224,31 @@ impl CustomerRecords {
         self.last_modified() > instant
     }
 
-    /// Every transaction (invoices, payments, orders).
+    /// What the customer must still pay before `order` ships: its total less the
+    /// deposits taken against it, while a prepayment order waits for approval or
+    /// fulfilment (`spec/reminders.md`); `None` for orders on credit terms and for
+    /// orders past that gate.
+    pub fn balance_due(&self, order: &TransactionRecord) -> Option<Decimal> {
+        let prepayment = order.terms == Some(catalog::TERM_CASH_IN_ADVANCE);
+        if !prepayment || !matches!(order.status, 'A' | 'B' | 'D') {
+            return None;
+        }
+        let deposited: Decimal = self
+            .deposit_links
+            .iter()
+            .filter(|link| link.order_id == order.id)
+            .map(|link| link.amount)
+            .sum();
+        Some((order.foreign_total - deposited).max(Decimal::ZERO))
+    }
+
+    /// Every transaction (invoices, payments, orders, deposits).
     pub fn transactions(&self) -> impl Iterator<Item = &TransactionRecord> {
-        self.invoices.iter().chain(&self.payments).chain(&self.orders)
+        self.invoices
+            .iter()
+            .chain(&self.payments)
+            .chain(&self.orders)
+            .chain(&self.deposits)
     }
 
     /// Sum of `foreignamountunpaid` over open invoices (`balancesearch`).
@@ -341,7 +369,7 @@ impl CustomerRecords {
                 tran_date: t.tran_date,
                 total: Money(t.foreign_total),
                 status: order_status_name(t.status).unwrap_or("unknown").to_owned(),
-                balance_due: t.balance_remaining.map(Money),
+                balance_due: self.balance_due(t).map(Money),
             })
             .collect();
         let roles = catalog::contact_roles();
@@ -745,8 +773,6 @@ impl CustomerPlan {
                 memo: None,
                 created: plan.created,
                 last_modified: plan.created,
-                deposit_paid: None,
-                balance_remaining: None,
             };
             match plan.fate {
                 InvoiceFate::Voided(at) if at <= cutoff => {
@@ -795,8 +821,6 @@ impl CustomerPlan {
                     } else {
                         installment.at
                     },
-                    deposit_paid: None,
-                    balance_remaining: None,
                 });
                 applications.push(PaymentApplication {
                     invoice_id: plan.id,
@@ -819,59 +843,79 @@ impl CustomerPlan {
         payments.sort_by_key(|p| p.id);
         applications.sort_by_key(|a| (a.invoice_id, a.payment_id));
 
-        let orders = self
-            .orders
-            .iter()
-            .filter_map(|plan| {
-                let (created, _) = plan.steps[0];
-                if created > cutoff {
-                    return None;
-                }
-                let (changed, status) = plan
-                    .steps
-                    .iter()
-                    .rev()
-                    .find(|(at, _)| *at <= cutoff)
-                    .copied()
-                    .unwrap_or(plan.steps[0]);
-                let mut last_modified = changed;
-                let (deposit_paid, balance_remaining) = match &plan.deposits {
-                    None => (None, None),
-                    Some(deposits) => {
-                        let received: Decimal = deposits
-                            .iter()
-                            .filter(|(at, _)| *at <= cutoff)
-                            .map(|(at, amount)| {
-                                last_modified = last_modified.max(*at);
-                                *amount
-                            })
-                            .sum();
-                        (Some(received), Some(plan.total - received))
-                    }
-                };
-                Some(TransactionRecord {
-                    id: plan.id,
-                    tran_id: format!("SO-{}", plan.id),
-                    kind: TransactionType::SalesOrder,
+        let mut orders = Vec::new();
+        let mut deposits = Vec::new();
+        let mut deposit_links = Vec::new();
+        for plan in &self.orders {
+            let (created, _) = plan.steps[0];
+            if created > cutoff {
+                continue;
+            }
+            let (last_modified, status) = plan
+                .steps
+                .iter()
+                .rev()
+                .find(|(at, _)| *at <= cutoff)
+                .copied()
+                .unwrap_or(plan.steps[0]);
+            let prepayment = plan.deposits.is_some();
+            let taken = plan.deposits.iter().flatten().filter(|(at, _)| *at <= cutoff);
+            for (k, &(at, amount)) in taken.enumerate() {
+                let id = plan.id + DEPOSIT_ID_OFFSET + k as i64;
+                // Not Deposited until the money reaches the bank, like a payment.
+                let banked = at + TimeDelta::days(2);
+                let status = if banked <= cutoff { 'B' } else { 'A' };
+                deposits.push(TransactionRecord {
+                    id,
+                    tran_id: format!("DEP-{id}"),
+                    kind: TransactionType::CustomerDeposit,
                     status,
-                    tran_date: plan.tran_date,
+                    tran_date: at.date_naive(),
                     due_date: None,
                     close_date: None,
                     entity: customer.id,
                     currency: customer.currency,
-                    terms: customer.terms,
-                    foreign_total: plan.total,
+                    terms: None,
+                    foreign_total: amount,
                     foreign_amount_paid: None,
                     foreign_amount_unpaid: None,
                     voided: false,
                     memo: None,
-                    created,
-                    last_modified,
-                    deposit_paid,
-                    balance_remaining,
-                })
-            })
-            .collect();
+                    created: at,
+                    last_modified: if status == 'B' { banked } else { at },
+                });
+                deposit_links.push(DepositLink {
+                    order_id: plan.id,
+                    deposit_id: id,
+                    amount,
+                    last_modified: at,
+                });
+            }
+            orders.push(TransactionRecord {
+                id: plan.id,
+                tran_id: format!("SO-{}", plan.id),
+                kind: TransactionType::SalesOrder,
+                status,
+                tran_date: plan.tran_date,
+                due_date: None,
+                close_date: None,
+                entity: customer.id,
+                currency: customer.currency,
+                terms: if prepayment {
+                    Some(catalog::TERM_CASH_IN_ADVANCE)
+                } else {
+                    customer.terms
+                },
+                foreign_total: plan.total,
+                foreign_amount_paid: None,
+                foreign_amount_unpaid: None,
+                voided: false,
+                memo: None,
+                created,
+                last_modified,
+            });
+        }
+        deposits.sort_by_key(|d| d.id);
 
         CustomerRecords {
             profile: self.profile,
@@ -879,7 +923,9 @@ impl CustomerPlan {
             invoices,
             payments,
             orders,
+            deposits,
             applications,
+            deposit_links,
             contacts: self.contacts.clone(),
             view_date,
         }
@@ -989,7 +1035,8 @@ fn plan_order(id: i64, tran_date: NaiveDate, profile: PayerProfile, rng: &mut Rn
                 };
                 deposits = Some(vec![(deposit_at, amount)]);
                 if amount < total {
-                    // Half paid: stuck before fulfilment.
+                    // Half paid: held before fulfilment until the seller gives up on it.
+                    path.then('C', 20, 60, rng);
                     return OrderPlan {
                         id,
                         tran_date,
@@ -1023,6 +1070,13 @@ fn plan_order(id: i64, tran_date: NaiveDate, profile: PayerProfile, rng: &mut Rn
     }
     if prepayment && deposits.is_none() {
         deposits = Some(Vec::new());
+        // An unpaid prepayment order is not kept open for ever: cancelled before any
+        // shipment, closed after a partial one.
+        match path.steps.last().map(|(_, letter)| *letter) {
+            Some('A' | 'B') => path.then('C', 20, 60, rng),
+            Some('D') => path.then('H', 20, 60, rng),
+            _ => {}
+        }
     }
     OrderPlan {
         id,

@@ -23,11 +23,14 @@ mod generator;
 mod records;
 mod rng;
 
-pub use catalog::{ROLE_ACCOUNTS_PAYABLE, ROLE_DECISION_MAKER, ROLE_PRIMARY_CONTACT, contact_roles, currencies, terms};
+pub use catalog::{
+    ROLE_ACCOUNTS_PAYABLE, ROLE_DECISION_MAKER, ROLE_PRIMARY_CONTACT, TERM_CASH_IN_ADVANCE, contact_roles, currencies,
+    terms,
+};
 pub use generator::{
     ConfigError, CustomerRecords, Generator, GeneratorConfig, ID_BLOCK, PayerProfile, invoice_status, order_status_name,
 };
 pub use records::{
-    ContactRecord, ContactRoleRecord, CurrencyRecord, CustomerRecord, PaymentApplication, TermRecord,
+    ContactRecord, ContactRoleRecord, CurrencyRecord, CustomerRecord, DepositLink, PaymentApplication, TermRecord,
     TransactionRecord, TransactionType,
 };

@@ -82,15 +82,31 @@ pub enum TransactionType {
     Payment,
     /// `SalesOrd`.
     SalesOrder,
+    /// `CustDep`: a deposit the customer pays against a sales order before it ships.
+    CustomerDeposit,
 }
 
 impl TransactionType {
+    /// Every type the generator produces.
+    pub const ALL: [TransactionType; 4] = [
+        TransactionType::Invoice,
+        TransactionType::Payment,
+        TransactionType::SalesOrder,
+        TransactionType::CustomerDeposit,
+    ];
+
+    /// The type of a `type` code, if the generator produces it.
+    pub fn from_code(code: &str) -> Option<TransactionType> {
+        TransactionType::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
     /// The `type` code.
     pub fn code(self) -> &'static str {
         match self {
             TransactionType::Invoice => "CustInvc",
             TransactionType::Payment => "CustPymt",
             TransactionType::SalesOrder => "SalesOrd",
+            TransactionType::CustomerDeposit => "CustDep",
         }
     }
 
@@ -100,6 +116,7 @@ impl TransactionType {
             TransactionType::Invoice => "invoice",
             TransactionType::Payment => "customerpayment",
             TransactionType::SalesOrder => "salesorder",
+            TransactionType::CustomerDeposit => "customerdeposit",
         }
     }
 
@@ -114,6 +131,9 @@ impl TransactionType {
             (TransactionType::Payment, 'A') => "Payment : Unapproved Payment",
             (TransactionType::Payment, 'B') => "Payment : Not Deposited",
             (TransactionType::Payment, 'C') => "Payment : Deposited",
+            (TransactionType::CustomerDeposit, 'A') => "Customer Deposit : Not Deposited",
+            (TransactionType::CustomerDeposit, 'B') => "Customer Deposit : Deposited",
+            (TransactionType::CustomerDeposit, 'C') => "Customer Deposit : Fully Applied",
             (TransactionType::SalesOrder, 'A') => "Sales Order : Pending Approval",
             (TransactionType::SalesOrder, 'B') => "Sales Order : Pending Fulfillment",
             (TransactionType::SalesOrder, 'C') => "Sales Order : Cancelled",
@@ -165,12 +185,20 @@ pub struct TransactionRecord {
     pub created: DateTime<Utc>,
     /// `lastmodifieddate`.
     pub last_modified: DateTime<Utc>,
-    /// `custbody_total_deposit_paid`: deposits received on a prepayment sales order
-    /// (Oracle's "Track Customer Deposit Balances" pattern); null on other orders.
-    pub deposit_paid: Option<Decimal>,
-    /// `custbody_balance_remaining`: what must still be paid before a prepayment order
-    /// ships; null on orders on credit terms.
-    pub balance_remaining: Option<Decimal>,
+}
+
+/// A row of `NextTransactionLineLink` linking a sales order to a customer deposit
+/// taken against it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DepositLink {
+    /// `previousdoc`: the sales order.
+    pub order_id: i64,
+    /// `nextdoc`: the customer deposit.
+    pub deposit_id: i64,
+    /// `foreignamount`: the amount deposited.
+    pub amount: Decimal,
+    /// `lastmodifieddate` of the link (when the deposit was taken).
+    pub last_modified: DateTime<Utc>,
 }
 
 /// A row of `NextTransactionLineLink`: a payment applied to an invoice.

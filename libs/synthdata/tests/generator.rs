@@ -118,6 +118,7 @@ fn the_mix_covers_every_kind_of_customer_record_and_status() {
     let mut invoice_letters = HashSet::new();
     let (mut no_terms, mut no_limit, mut zero_limit, mut no_email, mut malformed_email) = (0, 0, 0, 0, 0);
     let (mut partial, mut prepayment_due, mut roles, mut over_limit, mut inactive) = (0, 0, HashSet::new(), 0, 0);
+    let mut deposits = 0;
     let (mut invoices_in_history, mut orders_in_history) = (0usize, 0usize);
     for records in generator.customers() {
         profiles.insert(records.profile);
@@ -144,9 +145,22 @@ fn the_mix_covers_every_kind_of_customer_record_and_status() {
         for order in &records.orders {
             assert_eq!(order.kind, TransactionType::SalesOrder);
             order_letters.insert(order.status);
-            if order.balance_remaining.is_some_and(|due| due > Decimal::ZERO) {
+            if records.balance_due(order).is_some_and(|due| due > Decimal::ZERO) {
                 prepayment_due += 1;
             }
+        }
+        for deposit in &records.deposits {
+            assert_eq!(deposit.kind, TransactionType::CustomerDeposit);
+            let link = records.deposit_links.iter().find(|l| l.deposit_id == deposit.id);
+            let order = link.and_then(|l| records.orders.iter().find(|o| o.id == l.order_id));
+            assert!(
+                order.is_some(),
+                "deposit {} is linked to none of the customer's orders",
+                deposit.id
+            );
+            assert_eq!(order.unwrap().terms, Some(ledgerlink_synthdata::TERM_CASH_IN_ADVANCE));
+            assert_eq!(link.unwrap().amount, deposit.foreign_total);
+            deposits += 1;
         }
         roles.extend(records.contacts.iter().filter_map(|c| c.role));
         invoices_in_history += records.invoices.len();
@@ -168,6 +182,7 @@ fn the_mix_covers_every_kind_of_customer_record_and_status() {
         ("malformed email", malformed_email),
         ("partially paid open invoices", partial),
         ("prepayment orders with a balance", prepayment_due),
+        ("customer deposits", deposits),
         ("auto hold over limit", over_limit),
         ("inactive", inactive),
     ] {
@@ -201,7 +216,9 @@ fn advancing_time_changes_exactly_the_customers_whose_records_have_newer_lastmod
             || before.invoices != after.invoices
             || before.payments != after.payments
             || before.orders != after.orders
+            || before.deposits != after.deposits
             || before.applications != after.applications
+            || before.deposit_links != after.deposit_links
             || before.contacts != after.contacts;
         assert_eq!(
             records_differ,

@@ -24,6 +24,8 @@ pub struct Lookups {
     pub terms: HashMap<i64, Terms>,
     /// ISO currency codes by currency id.
     pub currencies: HashMap<i64, String>,
+    /// Ids of the terms that mark a sales order as a prepayment order.
+    pub prepayment_terms: HashSet<i64>,
     /// The account's time zone, in which SuiteQL prints datetimes.
     pub time_zone: Tz,
 }
@@ -34,8 +36,19 @@ impl Lookups {
         Lookups {
             terms: HashMap::new(),
             currencies: HashMap::new(),
+            prepayment_terms: HashSet::new(),
             time_zone,
         }
+    }
+
+    /// Marks the terms whose names are among `names` (any case) as prepayment terms.
+    pub fn mark_prepayment_terms(&mut self, names: &[String]) {
+        self.prepayment_terms = self
+            .terms
+            .iter()
+            .filter(|(_, terms)| names.iter().any(|name| name.eq_ignore_ascii_case(terms.name.trim())))
+            .map(|(id, _)| *id)
+            .collect();
     }
 }
 
@@ -153,7 +166,7 @@ pub fn assemble_chunk(rows: &ChunkRows, lookups: &Lookups) -> Assembled {
         };
         let record_id = row.get("id").unwrap_or_default().to_owned();
         let order_deposits = row.i64("id").ok().and_then(|id| deposits.get(&id));
-        match parse_order(row, order_deposits) {
+        match parse_order(row, order_deposits, lookups) {
             Ok(order) => snapshot.orders.push(order),
             Err((field, reason)) => rejections.push(Rejection {
                 customer_id,
@@ -424,7 +437,13 @@ fn deposits_by_order(rows: &[Row]) -> HashMap<i64, Result<Money, (String, String
     by_order
 }
 
-fn parse_order(row: &Row, deposits: Option<&Result<Money, (String, String)>>) -> Result<Order, (String, String)> {
+/// A prepayment order (one with a deposit linked, or on a prepayment term) carries
+/// `balance_due` while it waits for approval or fulfilment: its total less the deposits.
+fn parse_order(
+    row: &Row,
+    deposits: Option<&Result<Money, (String, String)>>,
+    lookups: &Lookups,
+) -> Result<Order, (String, String)> {
     let id = row.i64("id").map_err(row_problem)?;
     let status_text = row.string("status").map_err(row_problem)?;
     let status = order_status(status_text).ok_or_else(|| {
@@ -435,14 +454,19 @@ fn parse_order(row: &Row, deposits: Option<&Result<Money, (String, String)>>) ->
     })?;
     let tran_date = row.date("trandate").map_err(row_problem)?;
     let total = row.money("foreigntotal").map_err(row_problem)?;
-    let balance_due = match deposits {
+    let deposited = match deposits {
         Some(Err(problem)) => return Err(problem.clone()),
-        Some(Ok(deposited)) if order_awaits_prepayment(status) => {
-            let owed = total - *deposited;
-            Some(if owed.is_negative() { Money::ZERO } else { owed })
-        }
-        _ => None,
+        Some(Ok(deposited)) => Some(*deposited),
+        None => None,
     };
+    let on_prepayment_terms = row
+        .opt_i64("terms")
+        .map_err(row_problem)?
+        .is_some_and(|terms| lookups.prepayment_terms.contains(&terms));
+    let balance_due = (order_awaits_prepayment(status) && (deposited.is_some() || on_prepayment_terms)).then(|| {
+        let owed = total - deposited.unwrap_or(Money::ZERO);
+        if owed.is_negative() { Money::ZERO } else { owed }
+    });
     Ok(Order {
         id: id.to_string(),
         tran_id: row.get("tranid").map(str::to_owned),
@@ -477,6 +501,17 @@ mod tests {
                 discount_days: Some(10),
             },
         );
+        lookups.terms.insert(
+            8,
+            Terms {
+                id: "8".into(),
+                name: "CASH IN ADVANCE ".into(),
+                days_until_net_due: Some(0),
+                discount_percent: None,
+                discount_days: None,
+            },
+        );
+        lookups.mark_prepayment_terms(&crate::config::ExtractSettings::default().prepayment_terms);
         lookups.currencies.insert(1, "USD".into());
         lookups
     }
@@ -696,21 +731,32 @@ mod tests {
 
     #[test]
     fn deposit_orders_carry_balance_due_only_before_they_ship() {
-        let order = |id: &str, status: &str| {
+        let order_on = |id: &str, status: &str, terms: &str| {
             row(&[
                 ("id", id),
                 ("entity", "1"),
                 ("status", status),
                 ("trandate", "2026-08-28"),
                 ("foreigntotal", "1000.00"),
+                ("terms", terms),
             ])
         };
+        let order = |id: &str, status: &str| order_on(id, status, "2");
         let deposit = |order: &str, deposit: &str, amount: &str| {
             row(&[("order_id", order), ("deposit_id", deposit), ("amount", amount)])
         };
         let rows = ChunkRows {
             customers: vec![customer_row("1")],
-            orders: vec![order("50", "B"), order("51", "B"), order("52", "G"), order("53", "A")],
+            orders: vec![
+                order("50", "B"),
+                order("51", "B"),
+                order("52", "G"),
+                order("53", "A"),
+                order_on("54", "B", "8"),
+                order_on("55", "D", "8"),
+                order_on("56", "F", "8"),
+                order_on("57", "SalesOrd:A", "8"),
+            ],
             deposits: vec![
                 deposit("50", "700", "300.00"),
                 deposit("50", "701", "200.00"),
@@ -732,6 +778,10 @@ mod tests {
                 ("51", "pending_fulfillment", None),
                 ("52", "billed", None),
                 ("53", "pending_approval", Some("0".to_owned())),
+                ("54", "pending_fulfillment", Some("1000.00".to_owned())),
+                ("55", "partially_fulfilled", Some("1000.00".to_owned())),
+                ("56", "pending_billing", None),
+                ("57", "pending_approval", Some("1000.00".to_owned())),
             ]
         );
     }

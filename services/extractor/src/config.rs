@@ -170,9 +170,22 @@ pub struct ExtractSettings {
     pub time_zone: String,
     /// Batches buffered ahead of the consumer.
     pub buffered_batches: usize,
+    /// Names of the payment terms that mark a sales order as paid before it ships
+    /// (compared without regard to case). An order on one of them, or with a customer
+    /// deposit linked, carries `balance_due` while it waits for fulfilment.
+    pub prepayment_terms: Vec<String>,
     /// The NetSuite client's own settings.
     pub client: ClientSettings,
 }
+
+/// Term names NetSuite accounts commonly give prepayment terms.
+pub const DEFAULT_PREPAYMENT_TERMS: [&str; 5] = [
+    "Cash in Advance",
+    "Payment in Advance",
+    "Prepayment",
+    "Prepaid",
+    "Cash before Delivery",
+];
 
 impl Default for ExtractSettings {
     fn default() -> Self {
@@ -182,6 +195,7 @@ impl Default for ExtractSettings {
             overlap_minutes: 10,
             time_zone: "UTC".to_owned(),
             buffered_batches: 2,
+            prepayment_terms: DEFAULT_PREPAYMENT_TERMS.map(str::to_owned).to_vec(),
             client: ClientSettings::default(),
         }
     }

@@ -282,6 +282,7 @@ impl Extractor {
                 Err(error) => tracing::warn!(%error, "term row skipped"),
             }
         }
+        lookups.mark_prepayment_terms(&self.settings.prepayment_terms);
         // A role without access to the currency table still extracts, with currency
         // display names instead of ISO codes.
         match self.keyset_rows(queries::currencies()).await {

@@ -101,7 +101,7 @@ pub fn applications(invoice_ids: &[i64]) -> SuiteQl {
 pub fn orders(customers: &CustomerFilter) -> KeysetQuery {
     KeysetQuery::by_id(
         "SELECT t.id, t.tranid, t.entity, t.status, TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, \
-         t.foreigntotal FROM transaction t",
+         t.foreigntotal, t.terms FROM transaction t",
         "t.id",
     )
     .filter(format!("t.type = 'SalesOrd' AND {}", customers.condition("t.entity")))
