@@ -20,6 +20,7 @@ use crate::profiles::ProfileKey;
 use crate::ratelimit::RateLimiter;
 use crate::settings::{ClientSettings, DEFAULT_BASE_URL};
 use crate::stats::{ClientStats, StatsCounters};
+use crate::telemetry::{Instruments, Tally, error_code};
 
 /// The JSON:API media type Klaviyo speaks.
 pub const JSON_API: &str = "application/vnd.api+json";
@@ -107,6 +108,7 @@ impl KlaviyoClientBuilder {
                 revision,
                 limiter: self.limiter.unwrap_or_default(),
                 stats: StatsCounters::default(),
+                instruments: Instruments::new(),
                 profile_ids: Mutex::new(HashMap::new()),
                 settings: self.settings,
             }),
@@ -128,6 +130,7 @@ pub(crate) struct Inner {
     revision: HeaderValue,
     limiter: Arc<RateLimiter>,
     stats: StatsCounters,
+    instruments: Instruments,
     /// Profile ids found by lookup or returned by upserts, keyed by identifier.
     pub(crate) profile_ids: Mutex<HashMap<ProfileKey, String>>,
     pub(crate) settings: ClientSettings,
@@ -247,29 +250,62 @@ impl KlaviyoClient {
         }
         let body = body.map(|value| serde_json::to_vec(value).expect("a json value always serializes"));
         let attempts = AtomicU32::new(0);
-        let span = tracing::debug_span!("klaviyo_request", endpoint = %endpoint);
+        let tally = Tally::default();
+        // One span per logical request, not per attempt: attempts and waits are its
+        // fields. The path template, not the path: no ids, and never the query, whose
+        // lookup filters hold email addresses.
+        let span = tracing::info_span!(
+            "klaviyo.request",
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            http.request.method = endpoint.method(),
+            url.template = endpoint.path_template(),
+            klaviyo.endpoint = endpoint.operation_id(),
+            http.response.status_code = tracing::field::Empty,
+            klaviyo.error_code = tracing::field::Empty,
+            retries = tracing::field::Empty,
+            wait_ms = tracing::field::Empty,
+            backoff_ms = tracing::field::Empty,
+        );
+        // The strategy is asked for a delay only when a retry follows, so what it hands
+        // out is exactly the time spent backing off.
+        let backoff = self.inner.settings.backoff().inspect(|delay| tally.add_backoff(*delay));
         let outcome = RetryIf::start(
-            self.inner.settings.backoff(),
+            backoff,
             || {
                 let attempt = attempts.fetch_add(1, Ordering::SeqCst) + 1;
                 if attempt > 1 {
                     self.inner.stats.retry(endpoint);
+                    self.inner.instruments.retry(endpoint);
                 }
-                self.attempt(endpoint, &method, &url, body.as_deref(), attempt)
+                self.attempt(endpoint, &method, &url, body.as_deref(), attempt, &tally)
             },
             |error: &AttemptError| matches!(error, AttemptError::Transient(_)),
         )
-        .instrument(span)
+        .instrument(span.clone())
         .await;
         let attempts = attempts.load(Ordering::SeqCst);
-        outcome.map_err(|error| match error {
+        let outcome = outcome.map_err(|error| match error {
             AttemptError::Fatal(error) => error,
             AttemptError::Transient(error) if attempts > 1 => Error::RetriesExhausted {
                 attempts,
                 last: Box::new(error),
             },
             AttemptError::Transient(error) => error,
-        })
+        });
+        span.record("retries", attempts.saturating_sub(1));
+        span.record("wait_ms", tally.wait_ms());
+        span.record("backoff_ms", tally.backoff_ms());
+        if let Some(status) = tally.status() {
+            span.record("http.response.status_code", status);
+        }
+        if let Err(error) = &outcome {
+            span.record("otel.status_code", "ERROR");
+            if let Some(code) = error_code(error) {
+                span.record("klaviyo.error_code", code);
+            }
+        }
+        outcome
     }
 
     async fn attempt(
@@ -279,13 +315,17 @@ impl KlaviyoClient {
         url: &Url,
         body: Option<&[u8]>,
         attempt: u32,
+        tally: &Tally,
     ) -> Result<Answer, AttemptError> {
+        tally.set_status(0);
         let waited = self
             .inner
             .limiter
             .acquire(endpoint)
             .await
             .map_err(AttemptError::Fatal)?;
+        tally.add_wait(waited);
+        self.inner.instruments.waited(endpoint, waited);
         self.inner.stats.request(endpoint, waited);
         let mut builder = self
             .inner
@@ -307,14 +347,23 @@ impl KlaviyoClient {
                 AttemptError::Transient(Error::Transport { endpoint, source })
             }
         };
-        let response = builder.send().await.map_err(transport)?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(parse_retry_after);
-        let bytes = response.bytes().await.map_err(transport)?;
+        let sent = Instant::now();
+        let exchange = async {
+            let response = builder.send().await?;
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(parse_retry_after);
+            let bytes = response.bytes().await?;
+            Ok((status, retry_after, bytes))
+        }
+        .await;
+        let status = exchange.as_ref().ok().map(|(status, _, _)| *status);
+        self.inner.instruments.exchange(endpoint, status, sent.elapsed());
+        let (status, retry_after, bytes) = exchange.map_err(transport)?;
+        tally.set_status(status);
         tracing::debug!(%endpoint, attempt, status, "klaviyo answered");
         if (200..300).contains(&status) {
             return Ok(Answer {

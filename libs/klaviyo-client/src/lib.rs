@@ -30,6 +30,7 @@ mod ratelimit;
 mod segments;
 mod settings;
 mod stats;
+mod telemetry;
 
 pub use client::{JSON_API, KlaviyoClient, KlaviyoClientBuilder};
 pub use endpoint::{Endpoint, EndpointLimits};

@@ -9,6 +9,7 @@ use reqwest::header::{self, HeaderValue};
 use reqwest::{Method, Url};
 use secrecy::ExposeSecret;
 use tokio::sync::{Mutex, Semaphore};
+use tokio::time::Instant;
 use tokio_retry::RetryIf;
 use tracing::Instrument;
 
@@ -23,6 +24,7 @@ use crate::oauth2::{
 use crate::settings::ClientSettings;
 use crate::stats::{ClientStats, StatsCounters};
 use crate::tba::{TbaCredentials, TbaSigner};
+use crate::telemetry::{Instruments, Tally, api_error, endpoint_of};
 
 /// How the client authenticates.
 #[derive(Debug, Clone)]
@@ -111,6 +113,7 @@ impl NetSuiteClientBuilder {
                 settings: self.settings,
                 auth,
                 stats: StatsCounters::default(),
+                instruments: Instruments::new(),
                 clock: self.clock,
             }),
         })
@@ -132,6 +135,7 @@ struct Inner {
     auth: AuthState,
     semaphore: Semaphore,
     stats: StatsCounters,
+    instruments: Instruments,
     clock: Arc<dyn Clock>,
 }
 
@@ -261,20 +265,36 @@ impl NetSuiteClient {
         let attempts = AtomicU32::new(0);
         let unauthorized_seen = AtomicBool::new(false);
         let last_throttled = AtomicBool::new(false);
-        let span = tracing::debug_span!(
-            "netsuite_request",
-            method = %request.method,
-            path = %request.url.path(),
+        let endpoint = endpoint_of(request.url.path());
+        let tally = Tally::default();
+        // One span per logical request, not per attempt: attempts and waits are its
+        // fields. The path has no query string, so no SuiteQL paging state or secret.
+        let span = tracing::info_span!(
+            "netsuite.request",
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            http.request.method = %request.method,
+            url.path = %request.url.path(),
+            netsuite.endpoint = endpoint,
+            http.response.status_code = tracing::field::Empty,
+            netsuite.error_code = tracing::field::Empty,
+            retries = tracing::field::Empty,
+            wait_ms = tracing::field::Empty,
+            backoff_ms = tracing::field::Empty,
         );
+        // The strategy is asked for a delay only when a retry follows, so what it hands
+        // out is exactly the time spent backing off.
+        let backoff = self.inner.settings.backoff().inspect(|delay| tally.add_backoff(*delay));
         let outcome = RetryIf::start(
-            self.inner.settings.backoff(),
+            backoff,
             || {
                 let attempt = attempts.fetch_add(1, Ordering::SeqCst) + 1;
                 if attempt > 1 {
                     self.inner.stats.retry(last_throttled.load(Ordering::SeqCst));
+                    self.inner.instruments.retry(endpoint);
                 }
                 let renew_token = unauthorized_seen.load(Ordering::SeqCst);
-                self.attempt(request, attempt, renew_token)
+                self.attempt(request, endpoint, attempt, renew_token, &tally)
             },
             |error: &AttemptError| {
                 match error {
@@ -292,11 +312,11 @@ impl NetSuiteClient {
                 }
             },
         )
-        .instrument(span)
+        .instrument(span.clone())
         .await;
 
         let attempts = attempts.load(Ordering::SeqCst);
-        outcome.map_err(|error| match error {
+        let outcome = outcome.map_err(|error| match error {
             AttemptError::Unauthorized(api) => Error::BadCredentials(api),
             AttemptError::Fatal(error) => error,
             AttemptError::Transient { error, .. } if attempts > 1 => Error::RetriesExhausted {
@@ -304,19 +324,35 @@ impl NetSuiteClient {
                 last: Box::new(error),
             },
             AttemptError::Transient { error, .. } => error,
-        })
+        });
+        span.record("retries", attempts.saturating_sub(1));
+        span.record("wait_ms", tally.wait_ms());
+        span.record("backoff_ms", tally.backoff_ms());
+        if let Some(status) = tally.status() {
+            span.record("http.response.status_code", status);
+        }
+        if let Err(error) = &outcome {
+            span.record("otel.status_code", "ERROR");
+            if let Some(code) = api_error(error).and_then(|api| api.error_code.as_deref()) {
+                span.record("netsuite.error_code", code);
+            }
+        }
+        outcome
     }
 
     async fn attempt(
         &self,
         request: &PreparedRequest,
+        endpoint: &'static str,
         attempt: u32,
         renew_token: bool,
+        tally: &Tally,
     ) -> Result<Vec<u8>, AttemptError> {
+        tally.set_status(0);
         let authorization = match &self.inner.auth {
             AuthState::Tba(signer) => signer.sign(request.method.as_str(), &request.url).authorization,
             AuthState::OAuth2(state) => {
-                let token = self.access_token(state, renew_token).await?;
+                let token = self.access_token(state, renew_token, tally).await?;
                 format!("Bearer {}", token.token.expose_secret())
             }
         };
@@ -342,13 +378,20 @@ impl NetSuiteClient {
                 .body(body.clone());
         }
 
-        let (status, www_authenticate, body) = self.send(builder).await?;
+        let (status, www_authenticate, body) = self.send(endpoint, builder, tally).await?;
+        tally.set_status(status);
         tracing::debug!(attempt, status, "netsuite answered");
         classify(status, www_authenticate.as_deref(), body, attempt)
     }
 
     /// Sends under the concurrency limit and reads the whole body.
-    async fn send(&self, builder: reqwest::RequestBuilder) -> Result<(u16, Option<String>, Vec<u8>), AttemptError> {
+    async fn send(
+        &self,
+        endpoint: &'static str,
+        builder: reqwest::RequestBuilder,
+        tally: &Tally,
+    ) -> Result<(u16, Option<String>, Vec<u8>), AttemptError> {
+        let asked = Instant::now();
         // The semaphore is never closed, so acquiring only waits.
         let _permit = self
             .inner
@@ -356,6 +399,9 @@ impl NetSuiteClient {
             .acquire()
             .await
             .expect("the concurrency semaphore is never closed");
+        let waited = asked.elapsed();
+        tally.add_wait(waited);
+        self.inner.instruments.waited(endpoint, waited);
         self.inner.stats.request();
         let transport = |error: reqwest::Error| {
             tracing::debug!(timeout = error.is_timeout(), "netsuite transport error");
@@ -368,20 +414,27 @@ impl NetSuiteClient {
                 }
             }
         };
-        let response = builder.send().await.map_err(transport)?;
-        let status = response.status().as_u16();
-        let www_authenticate = response
-            .headers()
-            .get(header::WWW_AUTHENTICATE)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
-        let body = response.bytes().await.map_err(transport)?;
-        Ok((status, www_authenticate, body.to_vec()))
+        let sent = Instant::now();
+        let exchange = async {
+            let response = builder.send().await?;
+            let status = response.status().as_u16();
+            let www_authenticate = response
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned);
+            let body = response.bytes().await?;
+            Ok((status, www_authenticate, body.to_vec()))
+        }
+        .await;
+        let status = exchange.as_ref().ok().map(|(status, _, _)| *status);
+        self.inner.instruments.exchange(endpoint, status, sent.elapsed());
+        exchange.map_err(transport)
     }
 
     /// The cached access token, or a new one when it is missing, near expiry, or was
     /// just refused.
-    async fn access_token(&self, state: &OAuth2State, renew: bool) -> Result<AccessToken, AttemptError> {
+    async fn access_token(&self, state: &OAuth2State, renew: bool, tally: &Tally) -> Result<AccessToken, AttemptError> {
         let mut cache = state.cache.lock().await;
         let renew_before = TimeDelta::seconds(i64::try_from(self.inner.settings.token_renew_before_secs).unwrap_or(0));
         if let Some(token) = cache.as_ref()
@@ -408,7 +461,7 @@ impl NetSuiteClient {
             .header(header::ACCEPT, "application/json")
             .body(body.expose_secret().to_owned());
         self.inner.stats.token_request();
-        let (status, www_authenticate, body) = self.send(builder).await?;
+        let (status, www_authenticate, body) = self.send("token", builder, tally).await?;
         tracing::debug!(status, "netsuite token endpoint answered");
         if (200..300).contains(&status) {
             let token = parse_token_response(&body, self.inner.clock.now()).map_err(AttemptError::Fatal)?;

@@ -22,6 +22,7 @@ mod settings;
 mod stats;
 mod suiteql;
 pub mod tba;
+mod telemetry;
 
 pub use account::{AccountId, AccountIdError};
 pub use client::{Auth, NetSuiteClient, NetSuiteClientBuilder};

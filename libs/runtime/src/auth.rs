@@ -51,6 +51,9 @@ impl Interceptor for AuthInterceptor {
 }
 
 /// Adds the bearer token to outgoing requests: the client side of [`AuthInterceptor`].
+///
+/// Every internal client goes through it, so it also carries the caller's trace context
+/// (`traceparent`, `tracestate`), which makes a run one trace across the services.
 #[derive(Clone)]
 pub struct BearerToken {
     header: MetadataValue<tonic::metadata::Ascii>,
@@ -76,6 +79,7 @@ impl BearerToken {
 impl Interceptor for BearerToken {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         request.metadata_mut().insert("authorization", self.header.clone());
+        crate::telemetry::inject_current_context(request.metadata_mut());
         Ok(request)
     }
 }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 /// Environment variable: the listen address of a service.
@@ -143,6 +143,10 @@ pub struct ServiceArgs {
     /// TOML configuration file (env LEDGERLINK_CONFIG).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Apply this service's database migrations, then exit without serving (a
+    /// deployment runs this once before new pods start).
+    #[arg(long)]
+    pub migrate_only: bool,
 }
 
 /// The settings every service shares, resolved from all sources.
@@ -158,6 +162,10 @@ pub struct RuntimeConfig {
     pub auth_token: SecretString,
     /// Where to export OpenTelemetry data, when set.
     pub otlp_endpoint: Option<String>,
+    /// TLS for serving and for calling other services, when configured.
+    pub tls: Option<crate::tls::TlsSettings>,
+    /// Migrate the database and exit instead of serving.
+    pub migrate_only: bool,
     /// The service's own table from the configuration file (empty when none).
     pub section: toml::Table,
     /// The environment the configuration was read from, for the service's own
@@ -218,7 +226,10 @@ impl RuntimeConfig {
             .get(ENV_DATA_DIR)
             .or_else(|| file.get("data_dir").and_then(|v| v.as_str()).map(str::to_owned))
             .map_or_else(|| PathBuf::from(DEFAULT_DATA_DIR), PathBuf::from);
-        let database_url = env.get(ENV_DATABASE_URL).or(common.database_url);
+        // A PostgreSQL URL carries a password, so it may come from a mounted file too.
+        let database_url = secret(env, ENV_DATABASE_URL)?
+            .map(|url| url.expose_secret().to_owned())
+            .or(common.database_url);
         let auth_token = secret(env, ENV_AUTH_TOKEN)?.ok_or_else(|| {
             ConfigError::Missing(format!("no auth token: set {ENV_AUTH_TOKEN} or {ENV_AUTH_TOKEN}_FILE"))
         })?;
@@ -228,9 +239,19 @@ impl RuntimeConfig {
             database_url,
             auth_token,
             otlp_endpoint: env.get(ENV_OTLP_ENDPOINT).and_then(non_empty),
+            tls: crate::tls::TlsSettings::from_env(env)?,
+            migrate_only: args.migrate_only,
             section,
             env: SharedEnv(Arc::new(env.clone())),
         })
+    }
+
+    /// How the service serves: the bearer-token check, and TLS when configured.
+    pub fn server_security(&self) -> crate::grpc::ServerSecurity {
+        crate::grpc::ServerSecurity {
+            auth: crate::AuthInterceptor::new(self.auth_token.clone()),
+            tls: self.tls.as_ref().and_then(crate::tls::TlsSettings::server_config),
+        }
     }
 
     /// Deserializes the service's table of the configuration file into `T`, whose
@@ -344,7 +365,7 @@ mod tests {
 
         let args = ServiceArgs {
             listen: Some("127.0.0.1:7003".parse().unwrap()),
-            config: None,
+            ..ServiceArgs::default()
         };
         assert_eq!(load(&args, &env).unwrap().listen.to_string(), "127.0.0.1:7003");
 

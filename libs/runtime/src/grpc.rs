@@ -28,6 +28,22 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
 }
 
+/// How a server checks who calls it: the bearer token always, and TLS (mutual when
+/// a client CA is configured) when the process has a certificate.
+#[derive(Debug, Clone)]
+pub struct ServerSecurity {
+    /// The bearer-token check on every RPC but health.
+    pub auth: AuthInterceptor,
+    /// TLS, when configured.
+    pub tls: Option<tonic::transport::ServerTlsConfig>,
+}
+
+impl From<AuthInterceptor> for ServerSecurity {
+    fn from(auth: AuthInterceptor) -> Self {
+        ServerSecurity { auth, tls: None }
+    }
+}
+
 /// Serves `service` on `listener` until `shutdown` is cancelled.
 ///
 /// Health (`grpc.health.v1`) answers without a token and reports the service
@@ -37,7 +53,7 @@ pub enum ServeError {
 pub async fn serve<S>(
     listener: TcpListener,
     service: S,
-    auth: AuthInterceptor,
+    security: impl Into<ServerSecurity>,
     shutdown: CancellationToken,
     grace: Duration,
 ) -> Result<(), ServeError>
@@ -57,6 +73,10 @@ where
     health_reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
+    // `/readyz` follows health: ready now, not ready from the moment shutdown starts.
+    let readiness = crate::Readiness::of_current_task();
+    readiness.set(true);
+    let _unready_when_stopped = readiness.unset_on_drop();
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(ledgerlink_proto::FILE_DESCRIPTOR_SET)
@@ -79,6 +99,7 @@ where
         let reporter = health_reporter.clone();
         async move {
             shutdown.cancelled().await;
+            readiness.set(false);
             reporter
                 .set_service_status(S::NAME, tonic_health::ServingStatus::NotServing)
                 .await;
@@ -90,7 +111,13 @@ where
         }
     };
 
-    let server = Server::builder()
+    let ServerSecurity { auth, tls } = security.into();
+    // Each request's span continues the caller's trace (W3C `traceparent`).
+    let mut builder = Server::builder().trace_fn(crate::telemetry::grpc_server_span);
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    let server = builder
         .add_service(health_service)
         .add_service(InterceptedService::new(reflection_v1, auth.clone()))
         .add_service(InterceptedService::new(reflection_v1alpha, auth.clone()))

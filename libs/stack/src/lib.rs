@@ -39,6 +39,18 @@ pub type KlaviyoSim = ledgerlink_klaviyo_sim::SimHandle;
 /// The NetSuite simulator's handle.
 pub type NetSuiteSim = ledgerlink_netsuite_sim::SimHandle;
 
+/// The variables holding secrets, in every service's environment.
+pub const SECRET_VARIABLES: [&str; 8] = [
+    ENV_AUTH_TOKEN,
+    "LEDGERLINK_WEBHOOK_SECRET",
+    "NETSUITE_CONSUMER_KEY",
+    "NETSUITE_CONSUMER_SECRET",
+    "NETSUITE_TOKEN_ID",
+    "NETSUITE_TOKEN_SECRET",
+    "NETSUITE_PRIVATE_KEY",
+    "KLAVIYO_API_KEY",
+];
+
 /// The five services in port order, with their gRPC names.
 pub const SERVICES: [(&str, &str); 5] = [
     (
@@ -95,6 +107,9 @@ pub struct Stack {
     pub token: secrecy::SecretString,
     /// Where the coordinator's webhook listens, when a webhook secret is configured.
     pub webhook_addr: Option<SocketAddr>,
+    /// Every secret the services were given or the stack made for the simulators, so
+    /// tests can check none of them leaks.
+    pub secrets: Vec<secrecy::SecretString>,
     slots: Vec<Slot>,
     tasks: JoinSet<anyhow::Result<()>>,
     shutdown: CancellationToken,
@@ -143,9 +158,14 @@ impl Stack {
             overrides,
             base: base.clone(),
         };
+        let secrets = SECRET_VARIABLES
+            .iter()
+            .map(|name| secret(&env, name))
+            .filter_map(Result::transpose)
+            .collect::<Result<Vec<_>, _>>()?;
         let service_args = ServiceArgs {
-            listen: None,
             config: options.config.clone(),
+            ..ServiceArgs::default()
         };
 
         let mut listeners = Vec::new();
@@ -227,6 +247,7 @@ impl Stack {
             klaviyo,
             token,
             webhook_addr,
+            secrets,
             slots,
             tasks,
             shutdown,

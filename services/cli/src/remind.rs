@@ -197,10 +197,7 @@ pub(crate) async fn pause(args: PauseArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| "http://127.0.0.1:50053".to_owned());
         let token = secret(&ProcessEnv, ENV_AUTH_TOKEN)?
             .with_context(|| format!("{ENV_AUTH_TOKEN} is needed to reach the reminder service (or pass --db)"))?;
-        let channel = tonic::transport::Channel::from_shared(url.clone())?
-            .connect()
-            .await
-            .with_context(|| format!("cannot reach the reminder service at {url}"))?;
+        let channel = crate::runs::connect(&url, "the reminder service").await?;
         let mut client = ReminderServiceClient::with_interceptor(channel, BearerToken::new(&token)?);
         client
             .pause(PauseRequest {

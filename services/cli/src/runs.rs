@@ -27,14 +27,21 @@ async fn client() -> anyhow::Result<Client> {
         .unwrap_or_else(|| DEFAULT_COORDINATOR_URL.to_owned());
     let token = secret(&ProcessEnv, ENV_AUTH_TOKEN)?
         .with_context(|| format!("{ENV_AUTH_TOKEN} is needed to reach the coordinator"))?;
-    let channel = Channel::from_shared(url.clone())?
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach the coordinator at {url}"))?;
+    let channel = connect(&url, "the coordinator").await?;
     Ok(
         CoordinatorServiceClient::with_interceptor(channel, BearerToken::new(&token)?)
             .max_decoding_message_size(64 * 1024 * 1024),
     )
+}
+
+/// Connects to a service at `url`: `https://` with the CA and client certificate the
+/// `LEDGERLINK_TLS_*` variables name.
+pub(crate) async fn connect(url: &str, what: &str) -> anyhow::Result<Channel> {
+    let tls = ledgerlink_runtime::TlsSettings::from_env(&ProcessEnv)?;
+    ledgerlink_runtime::tls::endpoint(url, tls.as_ref())?
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach {what} at {url}"))
 }
 
 fn refused(status: tonic::Status) -> anyhow::Error {

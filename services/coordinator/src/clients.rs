@@ -4,10 +4,10 @@ use ledgerlink_proto::extractor::v1::extractor_service_client::ExtractorServiceC
 use ledgerlink_proto::klaviyo::v1::klaviyo_gateway_service_client::KlaviyoGatewayServiceClient;
 use ledgerlink_proto::reminder::v1::reminder_service_client::ReminderServiceClient;
 use ledgerlink_proto::scoring::v1::scoring_service_client::ScoringServiceClient;
-use ledgerlink_runtime::BearerToken;
+use ledgerlink_runtime::{BearerToken, TlsSettings};
 use secrecy::SecretString;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// A channel that carries the inter-service bearer token.
 pub type AuthChannel = InterceptedService<Channel, BearerToken>;
@@ -65,13 +65,18 @@ const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 impl Clients {
     /// Builds clients that connect on first use, so the coordinator starts even while
     /// the others are still starting.
-    pub fn connect_lazy(urls: &ServiceUrls, token: &SecretString) -> Result<Clients, UrlError> {
+    /// `https://` URLs use `tls` (required for them).
+    pub fn connect_lazy(
+        urls: &ServiceUrls,
+        token: &SecretString,
+        tls: Option<&TlsSettings>,
+    ) -> Result<Clients, UrlError> {
         let bearer = BearerToken::new(token).map_err(|status| UrlError {
             url: String::new(),
             reason: status.message().to_owned(),
         })?;
         let channel = |url: &str| -> Result<AuthChannel, UrlError> {
-            let endpoint = Endpoint::from_shared(url.to_owned()).map_err(|e| UrlError {
+            let endpoint = ledgerlink_runtime::tls::endpoint(url, tls).map_err(|e| UrlError {
                 url: url.to_owned(),
                 reason: e.to_string(),
             })?;

@@ -28,8 +28,10 @@ use tokio_retry::strategy::{ExponentialBackoff, jitter};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status};
+use tracing::Instrument;
 
 use crate::clients::Clients;
+use crate::metrics::RunMetrics;
 use crate::run::{Phase, Preview, Progress, Report, RunKind, RunRecord, RunState};
 use crate::store::{Store, StoreError};
 
@@ -105,6 +107,7 @@ pub struct Executor {
     clients: Clients,
     store: Store,
     settings: ExecSettings,
+    metrics: RunMetrics,
 }
 
 /// The result of one batch through every phase.
@@ -133,7 +136,13 @@ impl Executor {
             clients,
             store,
             settings,
+            metrics: RunMetrics::new(),
         }
+    }
+
+    /// The run metrics this executor records on.
+    pub fn metrics(&self) -> &RunMetrics {
+        &self.metrics
     }
 
     fn backoff(&self) -> impl Iterator<Item = Duration> + use<> {
@@ -185,14 +194,18 @@ impl Executor {
 
         let (batch_sender, batch_receiver) = mpsc::channel(self.settings.read_ahead.max(1));
         let (summary_sender, summary_receiver) = oneshot::channel();
-        let extraction = tokio::spawn(extract(
-            self.clients.clone(),
-            request,
-            self.backoff(),
-            batch_sender,
-            summary_sender,
-            cancel.clone(),
-        ));
+        // Within the run's span, so the extract stream is part of the run's trace.
+        let extraction = tokio::spawn(
+            extract(
+                self.clients.clone(),
+                request,
+                self.backoff(),
+                batch_sender,
+                summary_sender,
+                cancel.clone(),
+            )
+            .instrument(tracing::Span::current()),
+        );
 
         let mut progress = run.progress.clone();
         let started = Instant::now();
@@ -200,7 +213,13 @@ impl Executor {
         let mut outcomes = ReceiverStream::new(batch_receiver)
             .map(|batch: Result<SnapshotBatch, RunError>| async move {
                 let batch = batch?;
-                self.process_batch(run, next_sequence, batch).await
+                // One span per batch (never per record): the RPCs of its phases hang off it.
+                let span = tracing::info_span!(
+                    "batch",
+                    batch.sequence = next_sequence + i64::try_from(batch.sequence).unwrap_or(i64::MAX),
+                    batch.customers = batch.snapshots.len(),
+                );
+                self.process_batch(run, next_sequence, batch).instrument(span).await
             })
             .buffered(self.settings.in_flight.max(1));
         while let Some(outcome) = outcomes.next().await {
@@ -208,6 +227,8 @@ impl Executor {
                 return Err(RunError::Cancelled);
             }
             let outcome = outcome?;
+            self.metrics
+                .batch_done(run.kind, outcome.customers, &outcome.rejections);
             let now = Utc::now();
             self.store.add_rejects(&run.run_id, &outcome.rejections, now).await?;
             merge(report, outcome.report);

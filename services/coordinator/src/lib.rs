@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ledgerlink_proto::coordinator::v1::coordinator_service_server::CoordinatorServiceServer;
 use ledgerlink_runtime::config::secret;
-use ledgerlink_runtime::{AuthInterceptor, DEFAULT_SHUTDOWN_GRACE, RuntimeConfig, ServeError};
+use ledgerlink_runtime::{DEFAULT_SHUTDOWN_GRACE, RuntimeConfig, ServeError};
 use ledgerlink_store::StoreError;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -16,6 +16,7 @@ pub mod entity;
 pub mod executor;
 pub mod grpc;
 pub mod leader;
+pub mod metrics;
 pub mod migration;
 pub mod run;
 pub mod runner;
@@ -83,8 +84,12 @@ pub async fn run_with_webhook_listener(
     let settings = settings::CoordinatorSettings::from_table(&config.section)?;
     let url = ledgerlink_store::resolve_url(config.database_url.as_deref(), &config.data_dir, SERVICE)?;
     let db = ledgerlink_store::open::<migration::Migrator>(&url).await?;
+    if config.migrate_only {
+        tracing::info!("migrations applied");
+        return Ok(());
+    }
     let store = store::Store::new(db);
-    let clients = clients::Clients::connect_lazy(&settings.service_urls(), &config.auth_token)?;
+    let clients = clients::Clients::connect_lazy(&settings.service_urls(), &config.auth_token, config.tls.as_ref())?;
     let executor = executor::Executor::new(clients.clone(), store.clone(), settings.execution.clone());
     let webhook_listen = settings.webhook_listen;
     let coordinator = Arc::new(runner::Coordinator::new(store, executor, settings));
@@ -124,7 +129,7 @@ pub async fn run_with_webhook_listener(
     let served = ledgerlink_runtime::serve(
         listener,
         service,
-        AuthInterceptor::new(config.auth_token),
+        config.server_security(),
         shutdown.clone(),
         DEFAULT_SHUTDOWN_GRACE,
     )

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use tokio::sync::{Notify, Semaphore, watch};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::executor::Executor;
 use crate::run::{RunKind, RunRecord, RunState};
@@ -182,10 +184,23 @@ impl Coordinator {
         let lane = Arc::clone(self.lane(run.kind));
         let coordinator = Arc::clone(self);
         let shutdown = shutdown.clone();
-        tokio::spawn(async move {
+        // The root of the run's trace: every RPC of the run, and through the propagated
+        // context every service's work for it, is a descendant.
+        let span = tracing::info_span!(
+            parent: None,
+            "run",
+            run.id = %run.run_id,
+            run.kind = run.kind.as_str(),
+            run.trigger = %run.trigger,
+            run.dry_run = run.dry_run,
+            run.outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        let task = async move {
             let Ok(_permit) = lane.acquire_owned().await else {
                 return;
             };
+            let started = Instant::now();
             let publish = |progress: &crate::run::Progress, report: &crate::run::Report| {
                 updates.send_modify(|live| {
                     live.progress = progress.clone();
@@ -196,6 +211,16 @@ impl Coordinator {
             // A coordinator shutting down leaves the run running for the next leader; a
             // user's cancel cancels only the run's own token.
             let stopping = state == RunState::Cancelled && shutdown.is_cancelled();
+            let outcome = if stopping { "interrupted" } else { state.as_str() };
+            let span = tracing::Span::current();
+            span.record("run.outcome", outcome);
+            if state == RunState::Failed {
+                span.record("otel.status_code", "ERROR");
+            }
+            coordinator
+                .executor
+                .metrics()
+                .run_ended(run.kind, outcome, started.elapsed());
             if !stopping {
                 if let Err(store_error) = coordinator
                     .store
@@ -210,7 +235,8 @@ impl Coordinator {
                 let _ = updates.send(finished);
             }
             coordinator.lock_active().remove(&run.run_id);
-        });
+        };
+        tokio::spawn(task.instrument(span));
     }
 
     /// Starts scheduled runs while this replica leads.

@@ -11,6 +11,7 @@ use ledgerlink_domain::{CustomerSnapshot, RecordKind, Rejection};
 use ledgerlink_netsuite_client::{ClientStats, KeysetQuery, NetSuiteClient, Row, SuiteQl, collect_rows};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tracing::Instrument;
 
 use crate::assemble::{ChunkRows, Lookups, assemble_chunk, local_to_utc, parse_terms, utc_to_local_text};
 use crate::config::ExtractSettings;
@@ -168,7 +169,8 @@ impl Extractor {
         let (sender, receiver) = mpsc::channel(self.settings.buffered_batches);
         let extractor = self.clone();
         let batch_size = batch_size.filter(|size| *size > 0).unwrap_or(self.settings.batch_size) as usize;
-        tokio::spawn(async move {
+        // In the request's span, so the NetSuite requests join the caller's trace.
+        let producer = async move {
             match extractor.run(scope, batch_size, &sender).await {
                 Ok(()) | Err(Stop::Closed) => {}
                 Err(Stop::Failed(error)) => {
@@ -176,7 +178,8 @@ impl Extractor {
                     let _ = sender.send(Err(error)).await;
                 }
             }
-        });
+        };
+        tokio::spawn(producer.instrument(tracing::Span::current()));
         ReceiverStream::new(receiver)
     }
 

@@ -25,7 +25,7 @@ use ledgerlink_proto::extractor::v1::{
     ExtractRequest, ExtractResponse, ExtractSummary, SnapshotBatch, extract_request, extract_response,
 };
 use ledgerlink_proto::types::v1::RequestStats;
-use ledgerlink_runtime::{AuthInterceptor, DEFAULT_SHUTDOWN_GRACE, EnvSource, RuntimeConfig, ServeError};
+use ledgerlink_runtime::{DEFAULT_SHUTDOWN_GRACE, EnvSource, RuntimeConfig, ServeError};
 use tokio::net::TcpListener;
 use tokio_stream::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
@@ -70,6 +70,10 @@ pub async fn run_with_env(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let settings = config.section::<ExtractSettings>(SERVICE)?.with_env(env)?;
+    if config.migrate_only {
+        tracing::info!("the extractor keeps no database: nothing to migrate");
+        return Ok(());
+    }
     let extractor = match extractor_from_env(env, settings) {
         Ok(extractor) => Ok(Arc::new(extractor)),
         Err(reason) => {
@@ -81,7 +85,7 @@ pub async fn run_with_env(
     ledgerlink_runtime::serve(
         listener,
         service,
-        AuthInterceptor::new(config.auth_token),
+        config.server_security(),
         shutdown,
         DEFAULT_SHUTDOWN_GRACE,
     )

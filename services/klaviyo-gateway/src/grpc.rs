@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
 
 use crate::gateway::{Gateway, GatewayError, Outcome, ProfileChange, PushOptions, RecordResult, Scored, event_from_pb};
 
@@ -181,7 +182,8 @@ where
     Fut: std::future::Future<Output = Result<Resp, Status>> + Send,
 {
     let (sender, receiver) = mpsc::channel(AHEAD);
-    tokio::spawn(async move {
+    // In the request's span, so the Klaviyo requests join the caller's trace.
+    let answering = async move {
         while let Some(request) = inbound.next().await {
             let answer = match request {
                 Ok(request) => handle(request).await,
@@ -192,7 +194,8 @@ where
                 break;
             }
         }
-    });
+    };
+    tokio::spawn(answering.instrument(tracing::Span::current()));
     Box::pin(ReceiverStream::new(receiver))
 }
 

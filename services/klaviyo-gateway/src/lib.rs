@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use ledgerlink_proto::klaviyo::v1::klaviyo_gateway_service_server::KlaviyoGatewayServiceServer;
 use ledgerlink_runtime::config::{ConfigError, EnvSource, secret};
-use ledgerlink_runtime::{AuthInterceptor, DEFAULT_SHUTDOWN_GRACE, RuntimeConfig, ServeError};
+use ledgerlink_runtime::{DEFAULT_SHUTDOWN_GRACE, RuntimeConfig, ServeError};
 use ledgerlink_store::StoreError;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -69,11 +69,15 @@ pub async fn run(config: RuntimeConfig, listener: TcpListener, shutdown: Cancell
     let settings = GatewaySettings::from_table(&config.section)?;
     let url = ledgerlink_store::resolve_url(config.database_url.as_deref(), &config.data_dir, SERVICE)?;
     let gateway = open(&url, settings, &config.env).await?;
+    if config.migrate_only {
+        tracing::info!("migrations applied");
+        return Ok(());
+    }
     let service = KlaviyoGatewayServiceServer::new(KlaviyoGatewayGrpc::new(gateway));
     ledgerlink_runtime::serve(
         listener,
         service,
-        AuthInterceptor::new(config.auth_token),
+        config.server_security(),
         shutdown,
         DEFAULT_SHUTDOWN_GRACE,
     )

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
 
 use crate::ledger::{CONFIRMED, Confirmation, LedgerError, ListFilter};
 use crate::reminders::{Customer, Reminders};
@@ -125,7 +126,8 @@ impl ReminderService for ReminderGrpc {
         let mut inbound = request.into_inner();
         let (sender, receiver) = mpsc::channel(PLAN_AHEAD);
         let reminders = Arc::clone(&self.reminders);
-        tokio::spawn(async move {
+        // In the request's span, so the planning is part of the caller's trace.
+        let answering = async move {
             loop {
                 let request = match inbound.message().await {
                     Ok(Some(request)) => request,
@@ -141,7 +143,8 @@ impl ReminderService for ReminderGrpc {
                     break;
                 }
             }
-        });
+        };
+        tokio::spawn(answering.instrument(tracing::Span::current()));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 

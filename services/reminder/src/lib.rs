@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ledgerlink_proto::reminder::v1::reminder_service_server::ReminderServiceServer;
 use ledgerlink_reminder_planner::Planner;
-use ledgerlink_runtime::{AuthInterceptor, DEFAULT_SHUTDOWN_GRACE, RuntimeConfig, ServeError};
+use ledgerlink_runtime::{DEFAULT_SHUTDOWN_GRACE, RuntimeConfig, ServeError};
 use ledgerlink_store::StoreError;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -60,11 +60,15 @@ pub async fn run(config: RuntimeConfig, listener: TcpListener, shutdown: Cancell
     let settings = ReminderSettings::from_table(&config.section)?;
     let url = ledgerlink_store::resolve_url(config.database_url.as_deref(), &config.data_dir, SERVICE)?;
     let reminders = Arc::new(open(&url, settings).await?);
+    if config.migrate_only {
+        tracing::info!("migrations applied");
+        return Ok(());
+    }
     let service = ReminderServiceServer::new(grpc::ReminderGrpc::new(reminders));
     ledgerlink_runtime::serve(
         listener,
         service,
-        AuthInterceptor::new(config.auth_token),
+        config.server_security(),
         shutdown,
         DEFAULT_SHUTDOWN_GRACE,
     )

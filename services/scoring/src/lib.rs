@@ -19,7 +19,7 @@ use ledgerlink_proto::scoring::v1::{
     ScoreResponse, ValidateRulesRequest, ValidateRulesResponse,
 };
 use ledgerlink_proto::types::v1 as pb;
-use ledgerlink_runtime::{AuthInterceptor, ConfigError, DEFAULT_SHUTDOWN_GRACE, RuntimeConfig, ServeError};
+use ledgerlink_runtime::{ConfigError, DEFAULT_SHUTDOWN_GRACE, RuntimeConfig, ServeError};
 use ledgerlink_scoring_engine::{Engine, Rules, RulesFormat};
 use ledgerlink_store::StoreError;
 use tokio::net::TcpListener;
@@ -28,6 +28,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
 
 pub mod convert;
 pub mod entity;
@@ -74,13 +75,17 @@ pub async fn run(config: RuntimeConfig, listener: TcpListener, shutdown: Cancell
     let service = {
         let url = ledgerlink_store::resolve_url(config.database_url.as_deref(), &config.data_dir, SERVICE)?;
         let db = ledgerlink_store::open::<migration::Migrator>(&url).await?;
+        if config.migrate_only {
+            tracing::info!("migrations applied");
+            return Ok(());
+        }
         ScoringGrpc::new(History::new(db), settings)?
     };
     tracing::info!(rules = %service.rules().source, "scoring rules loaded");
     ledgerlink_runtime::serve(
         listener,
         ScoringServiceServer::new(service),
-        AuthInterceptor::new(config.auth_token),
+        config.server_security(),
         shutdown,
         DEFAULT_SHUTDOWN_GRACE,
     )
@@ -221,7 +226,8 @@ impl ScoringService for ScoringGrpc {
         let mut inbound = request.into_inner();
         let (sender, receiver) = mpsc::channel(RESPONSES_IN_FLIGHT);
         let service = self.clone();
-        tokio::spawn(async move {
+        // In the request's span, so the scoring is part of the caller's trace.
+        let answering = async move {
             loop {
                 let request = match inbound.message().await {
                     Ok(Some(request)) => request,
@@ -239,7 +245,8 @@ impl ScoringService for ScoringGrpc {
                     break;
                 }
             }
-        });
+        };
+        tokio::spawn(answering.instrument(tracing::Span::current()));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 

@@ -255,6 +255,34 @@ where
     for line in &lines {
         assert!(!line.contains(TEST_TOKEN), "token leaked into a log line: {line}");
     }
+    assert_migrate_only(binary).await
+}
+
+/// `--migrate-only` prepares the database and exits 0 without ever serving, as the
+/// deployment's pre-upgrade job relies on.
+async fn assert_migrate_only(binary: &Path) -> anyhow::Result<()> {
+    let data_dir = tempfile::tempdir()?;
+    let output = Command::new(binary)
+        .env_clear()
+        .env("LEDGERLINK_AUTH_TOKEN", TEST_TOKEN)
+        .env("LEDGERLINK_DATA_DIR", data_dir.path())
+        .arg("--migrate-only")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .context("--migrate-only did not exit within 60 s")??;
+    let logs = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "--migrate-only exited {}: {logs}",
+        output.status
+    );
+    assert!(!logs.contains("\"listening\""), "--migrate-only served: {logs}");
+    assert!(
+        logs.contains("migrations applied") || logs.contains("nothing to migrate"),
+        "--migrate-only said nothing of migrations: {logs}"
+    );
     Ok(())
 }
 
