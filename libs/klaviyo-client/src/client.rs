@@ -20,7 +20,7 @@ use crate::profiles::ProfileKey;
 use crate::ratelimit::RateLimiter;
 use crate::settings::{ClientSettings, DEFAULT_BASE_URL};
 use crate::stats::{ClientStats, StatsCounters};
-use crate::telemetry::{Instruments, Tally, error_code};
+use crate::telemetry::{API, ApiInstruments, Tally, error_code};
 
 /// The JSON:API media type Klaviyo speaks.
 pub const JSON_API: &str = "application/vnd.api+json";
@@ -108,7 +108,7 @@ impl KlaviyoClientBuilder {
                 revision,
                 limiter: self.limiter.unwrap_or_default(),
                 stats: StatsCounters::default(),
-                instruments: Instruments::new(),
+                instruments: ApiInstruments::new(API),
                 profile_ids: Mutex::new(HashMap::new()),
                 settings: self.settings,
             }),
@@ -130,7 +130,7 @@ pub(crate) struct Inner {
     revision: HeaderValue,
     limiter: Arc<RateLimiter>,
     stats: StatsCounters,
-    instruments: Instruments,
+    instruments: ApiInstruments,
     /// Profile ids found by lookup or returned by upserts, keyed by identifier.
     pub(crate) profile_ids: Mutex<HashMap<ProfileKey, String>>,
     pub(crate) settings: ClientSettings,
@@ -276,7 +276,7 @@ impl KlaviyoClient {
                 let attempt = attempts.fetch_add(1, Ordering::SeqCst) + 1;
                 if attempt > 1 {
                     self.inner.stats.retry(endpoint);
-                    self.inner.instruments.retry(endpoint);
+                    self.inner.instruments.retry(endpoint.operation_id());
                 }
                 self.attempt(endpoint, &method, &url, body.as_deref(), attempt, &tally)
             },
@@ -325,7 +325,7 @@ impl KlaviyoClient {
             .await
             .map_err(AttemptError::Fatal)?;
         tally.add_wait(waited);
-        self.inner.instruments.waited(endpoint, waited);
+        self.inner.instruments.waited(endpoint.operation_id(), waited);
         self.inner.stats.request(endpoint, waited);
         let mut builder = self
             .inner
@@ -361,7 +361,9 @@ impl KlaviyoClient {
         }
         .await;
         let status = exchange.as_ref().ok().map(|(status, _, _)| *status);
-        self.inner.instruments.exchange(endpoint, status, sent.elapsed());
+        self.inner
+            .instruments
+            .exchange(endpoint.operation_id(), status, sent.elapsed());
         let (status, retry_after, bytes) = exchange.map_err(transport)?;
         tally.set_status(status);
         tracing::debug!(%endpoint, attempt, status, "klaviyo answered");

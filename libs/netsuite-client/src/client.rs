@@ -24,7 +24,7 @@ use crate::oauth2::{
 use crate::settings::ClientSettings;
 use crate::stats::{ClientStats, StatsCounters};
 use crate::tba::{TbaCredentials, TbaSigner};
-use crate::telemetry::{Instruments, Tally, api_error, endpoint_of};
+use crate::telemetry::{API, ApiInstruments, Tally, api_error, endpoint_of};
 
 /// How the client authenticates.
 #[derive(Debug, Clone)]
@@ -113,7 +113,7 @@ impl NetSuiteClientBuilder {
                 settings: self.settings,
                 auth,
                 stats: StatsCounters::default(),
-                instruments: Instruments::new(),
+                instruments: ApiInstruments::new(API),
                 clock: self.clock,
             }),
         })
@@ -135,7 +135,7 @@ struct Inner {
     auth: AuthState,
     semaphore: Semaphore,
     stats: StatsCounters,
-    instruments: Instruments,
+    instruments: ApiInstruments,
     clock: Arc<dyn Clock>,
 }
 
