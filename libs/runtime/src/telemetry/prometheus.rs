@@ -144,25 +144,17 @@ fn render_data<T: SampleValue>(metric: &Metric, data: &MetricData<T>, families: 
     let base = base_name(metric.name(), metric.unit());
     let help = metric.description();
     match data {
-        MetricData::Sum(sum) if sum.is_monotonic() => {
-            let name = format!("{base}_total");
-            let family = family(families, name.clone(), "counter", help);
+        MetricData::Sum(sum) => {
+            let (name, kind) = if sum.is_monotonic() {
+                (format!("{base}_total"), "counter")
+            } else {
+                (base, "gauge")
+            };
+            let family = family(families, name.clone(), kind, help);
             for point in sum.data_points() {
                 sample(
                     &mut family.samples,
                     &name,
-                    point.attributes(),
-                    None,
-                    &point.value().text(),
-                );
-            }
-        }
-        MetricData::Sum(sum) => {
-            let family = family(families, base.clone(), "gauge", help);
-            for point in sum.data_points() {
-                sample(
-                    &mut family.samples,
-                    &base,
                     point.attributes(),
                     None,
                     &point.value().text(),
