@@ -7,7 +7,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use ledgerlink_runtime::config::{ENV_AUTH_TOKEN, ENV_DATA_DIR, secret};
 use ledgerlink_runtime::{EnvSource, RuntimeConfig, ServiceArgs, SharedEnv};
@@ -32,6 +31,63 @@ impl EnvSource for StackEnv {
         }
         self.overrides.get(key).cloned().or_else(|| self.base.get(key))
     }
+}
+
+/// Why the stack could not start, keep running or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// The configuration could not be loaded.
+    #[error(transparent)]
+    Config(#[from] ledgerlink_runtime::ConfigError),
+    /// An address could not be bound.
+    #[error("cannot bind {what} to {addr}: {source}")]
+    Bind {
+        /// What wanted the address.
+        what: String,
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `base_port` plus the services' offsets leaves the port range.
+    #[error("port {0} and the four after it do not fit below 65536")]
+    PortOutOfRange(u16),
+    /// A socket or the system's random source failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// A simulator could not start.
+    #[error("the {which} simulator cannot start: {reason}")]
+    Simulator {
+        /// `netsuite` or `klaviyo`.
+        which: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A service did not answer SERVING in time.
+    #[error("{service} did not become healthy at {addr}")]
+    NotHealthy {
+        /// The service.
+        service: &'static str,
+        /// Where it was expected.
+        addr: SocketAddr,
+    },
+    /// A service failed.
+    #[error("{service} failed: {reason}")]
+    Service {
+        /// The service.
+        service: &'static str,
+        /// Its error.
+        reason: String,
+    },
+    /// A service returned without being asked to stop.
+    #[error("a service stopped on its own")]
+    StoppedOnItsOwn,
+    /// A service's task panicked.
+    #[error("a service's task panicked: {0}")]
+    Panicked(String),
+    /// `restart` was given a name that is not one of the five.
+    #[error("no service {0}")]
+    UnknownService(String),
 }
 
 /// The Klaviyo simulator's handle.
@@ -111,7 +167,7 @@ pub struct Stack {
     /// tests can check none of them leaks.
     pub secrets: Vec<secrecy::SecretString>,
     slots: Vec<Slot>,
-    tasks: JoinSet<anyhow::Result<()>>,
+    tasks: JoinSet<Result<(), StackError>>,
     shutdown: CancellationToken,
 }
 
@@ -122,16 +178,16 @@ struct Slot {
     abort: tokio::task::AbortHandle,
 }
 
-fn random_hex(bytes: usize) -> anyhow::Result<String> {
+fn random_hex(bytes: usize) -> Result<String, StackError> {
     let mut buffer = vec![0u8; bytes];
-    getrandom::fill(&mut buffer).map_err(|e| anyhow::anyhow!("cannot draw random bytes: {e}"))?;
+    getrandom::fill(&mut buffer).map_err(|e| std::io::Error::other(format!("cannot draw random bytes: {e}")))?;
     Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl Stack {
     /// Starts simulators where needed, then the five services, and waits until every
     /// service answers SERVING.
-    pub async fn start(options: &StackOptions) -> anyhow::Result<Stack> {
+    pub async fn start(options: &StackOptions) -> Result<Stack, StackError> {
         let mut overrides: HashMap<String, String> = HashMap::new();
         overrides.insert(ENV_DATA_DIR.to_owned(), options.data_dir.display().to_string());
         let base = &options.env;
@@ -176,18 +232,20 @@ impl Stack {
                 options
                     .base_port
                     .checked_add(index as u16)
-                    .context("port out of range")?
+                    .ok_or(StackError::PortOutOfRange(options.base_port))?
             };
             let addr = SocketAddr::new(options.host, port);
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot bind {service} to {addr}"))?;
+            let listener = TcpListener::bind(addr).await.map_err(|source| StackError::Bind {
+                what: (*service).to_owned(),
+                addr,
+                source,
+            })?;
             listeners.push((*service, listener));
         }
         let addrs: Vec<(&'static str, SocketAddr)> = listeners
             .iter()
             .map(|(service, listener)| Ok((*service, listener.local_addr()?)))
-            .collect::<anyhow::Result<_>>()?;
+            .collect::<Result<_, std::io::Error>>()?;
         let url_of = |name: &str| {
             addrs
                 .iter()
@@ -267,16 +325,16 @@ impl Stack {
 
     /// Kills `service` at once, as SIGKILL would (no drain, no cleanup), and starts it
     /// again on the same address with the same configuration.
-    pub async fn restart(&mut self, service: &str) -> anyhow::Result<()> {
+    pub async fn restart(&mut self, service: &str) -> Result<(), StackError> {
         let slot = self
             .slots
             .iter_mut()
             .find(|slot| slot.service == service)
-            .with_context(|| format!("no service {service}"))?;
+            .ok_or_else(|| StackError::UnknownService(service.to_owned()))?;
         slot.abort.abort();
-        let listener = rebind(slot.config.listen).await?;
+        let listener = rebind(slot.service, slot.config.listen).await?;
         let webhook = match (slot.service == ledgerlink_coordinator::SERVICE, self.webhook_addr) {
-            (true, Some(addr)) => Some(rebind(addr).await?),
+            (true, Some(addr)) => Some(rebind("the webhook", addr).await?),
             _ => None,
         };
         slot.abort = spawn_service(
@@ -290,7 +348,7 @@ impl Stack {
         self.wait_until_serving().await
     }
 
-    async fn wait_until_serving(&self) -> anyhow::Result<()> {
+    async fn wait_until_serving(&self) -> Result<(), StackError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         for ((service, addr), (_, grpc_name)) in self.addrs.iter().zip(SERVICES) {
             loop {
@@ -298,7 +356,7 @@ impl Stack {
                     break;
                 }
                 if tokio::time::Instant::now() > deadline {
-                    bail!("{service} did not become healthy at {addr}");
+                    return Err(StackError::NotHealthy { service, addr: *addr });
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -316,25 +374,25 @@ impl Stack {
     }
 
     /// Waits until `stop` is cancelled, or fails when a service stops on its own.
-    pub async fn wait(&mut self, stop: CancellationToken) -> anyhow::Result<()> {
+    pub async fn wait(&mut self, stop: CancellationToken) -> Result<(), StackError> {
         tokio::select! {
             () = stop.cancelled() => Ok(()),
             Some(result) = self.tasks.join_next() => {
-                result??;
-                bail!("a service stopped on its own")
+                result.map_err(|join| StackError::Panicked(join.to_string()))??;
+                Err(StackError::StoppedOnItsOwn)
             }
         }
     }
 
     /// Stops every service (draining in-flight calls) and the simulators.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
+    pub async fn stop(mut self) -> Result<(), StackError> {
         self.shutdown.cancel();
         while let Some(result) = self.tasks.join_next().await {
             match result {
                 Ok(outcome) => outcome?,
                 // A service killed by `restart`.
                 Err(join) if join.is_cancelled() => {}
-                Err(join) => return Err(join.into()),
+                Err(join) => return Err(StackError::Panicked(join.to_string())),
             }
         }
         if let Some(netsuite) = self.netsuite.take() {
@@ -350,7 +408,7 @@ impl Stack {
 async fn start_netsuite_sim(
     options: &StackOptions,
     overrides: &mut HashMap<String, String>,
-) -> anyhow::Result<ledgerlink_netsuite_sim::SimHandle> {
+) -> Result<ledgerlink_netsuite_sim::SimHandle, StackError> {
     let account = "DEMO1234_SB1".to_owned();
     let credentials = ledgerlink_netsuite_sim::TbaCredentials {
         consumer_key: random_hex(16)?,
@@ -368,11 +426,17 @@ async fn start_netsuite_sim(
         options.customers,
         options.as_of,
     ))
-    .map_err(|e| anyhow::anyhow!("synthetic data: {e}"))?;
+    .map_err(|e| StackError::Simulator {
+        which: "netsuite",
+        reason: format!("synthetic data: {e}"),
+    })?;
     let listener = TcpListener::bind((options.host, 0)).await?;
     let handle = ledgerlink_netsuite_sim::NetSuiteSim::start(config, Some(generator), listener)
         .await
-        .map_err(|e| anyhow::anyhow!("netsuite simulator: {e}"))?;
+        .map_err(|e| StackError::Simulator {
+            which: "netsuite",
+            reason: e.to_string(),
+        })?;
     for (key, value) in [
         ("NETSUITE_ACCOUNT_ID", account),
         ("NETSUITE_BASE_URL", handle.base_url()),
@@ -389,7 +453,7 @@ async fn start_netsuite_sim(
 async fn start_klaviyo_sim(
     options: &StackOptions,
     overrides: &mut HashMap<String, String>,
-) -> anyhow::Result<ledgerlink_klaviyo_sim::SimHandle> {
+) -> Result<ledgerlink_klaviyo_sim::SimHandle, StackError> {
     let key = format!("pk_{}", random_hex(16)?);
     let mut config = ledgerlink_klaviyo_sim::SimConfig::new(key.clone());
     config.seed = options.seed;
@@ -397,14 +461,17 @@ async fn start_klaviyo_sim(
         config.rate_limits = ledgerlink_klaviyo_sim::RateLimitMode::Off;
     }
     let listener = TcpListener::bind((options.host, 0)).await?;
-    let handle = ledgerlink_klaviyo_sim::start(config, listener)?;
+    let handle = ledgerlink_klaviyo_sim::start(config, listener).map_err(|e| StackError::Simulator {
+        which: "klaviyo",
+        reason: e.to_string(),
+    })?;
     overrides.insert("KLAVIYO_API_KEY".to_owned(), key);
     overrides.insert("KLAVIYO_BASE_URL".to_owned(), handle.base_url());
     Ok(handle)
 }
 
 fn spawn_service(
-    tasks: &mut JoinSet<anyhow::Result<()>>,
+    tasks: &mut JoinSet<Result<(), StackError>>,
     service: &'static str,
     config: RuntimeConfig,
     listener: TcpListener,
@@ -416,7 +483,10 @@ fn spawn_service(
             tasks.spawn(async move {
                 $krate::run(config, listener, shutdown)
                     .await
-                    .with_context(|| format!("{service} failed"))
+                    .map_err(|e| StackError::Service {
+                        service,
+                        reason: e.to_string(),
+                    })
             })
         };
     }
@@ -428,14 +498,17 @@ fn spawn_service(
         _ => tasks.spawn(async move {
             ledgerlink_coordinator::run_with_webhook_listener(config, listener, webhook, shutdown)
                 .await
-                .context("coordinator failed")
+                .map_err(|e| StackError::Service {
+                    service,
+                    reason: e.to_string(),
+                })
         }),
     }
 }
 
 /// Binds `addr` again after the service that held it was killed; the old socket closes
 /// as its task is dropped, which takes a moment.
-async fn rebind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+async fn rebind(what: &str, addr: SocketAddr) -> Result<TcpListener, StackError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         match TcpListener::bind(addr).await {
@@ -443,7 +516,13 @@ async fn rebind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
             Err(_) if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            Err(error) => return Err(error).with_context(|| format!("cannot bind {addr} again")),
+            Err(source) => {
+                return Err(StackError::Bind {
+                    what: format!("{what} again"),
+                    addr,
+                    source,
+                });
+            }
         }
     }
 }

@@ -84,5 +84,5 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     eprintln!("all five services are serving; Ctrl-C stops them");
     let waited = stack.wait(ledgerlink_runtime::shutdown_on_signal()).await;
     stack.stop().await?;
-    waited
+    Ok(waited?)
 }

@@ -74,7 +74,7 @@ async fn full_run_writes_what_scoring_computed_and_the_events_the_ledger_holds()
     let in_klaviyo: BTreeSet<String> = klaviyo.events().into_iter().filter_map(|e| e.unique_id).collect();
     assert!(!confirmed.is_empty());
     assert_eq!(confirmed, in_klaviyo);
-    test.stack.stop().await
+    Ok(test.stack.stop().await?)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,7 +93,7 @@ async fn dry_run_writes_nothing_anywhere() -> anyhow::Result<()> {
     // No watermark: the next incremental covers everyone.
     let incremental = test.run(RunKind::Incremental, true, test.today, DEADLINE).await?;
     assert_eq!(incremental.progress.expect("progress").records_done, 40);
-    test.stack.stop().await
+    Ok(test.stack.stop().await?)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,5 +155,5 @@ async fn signed_webhook_puts_the_invoice_event_in_klaviyo_quickly() -> anyhow::R
     );
     let forged = ledgerlink_coordinator::webhook::sign(b"wrong", now, &body);
     assert_eq!(send(forged).await?.status(), reqwest::StatusCode::UNAUTHORIZED);
-    test.stack.stop().await
+    Ok(test.stack.stop().await?)
 }

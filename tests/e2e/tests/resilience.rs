@@ -82,5 +82,5 @@ async fn faults_and_killed_services_change_nothing_in_the_end() -> anyhow::Resul
     unique.dedup();
     assert_eq!(unique.len(), actual.1.len(), "an event is in Klaviyo twice");
     assert_eq!(actual.1, expected.1, "events differ from the fault-free run");
-    stormy.stack.stop().await
+    Ok(stormy.stack.stop().await?)
 }

@@ -127,5 +127,5 @@ async fn a_run_is_one_trace_from_the_coordinator_through_every_service() -> anyh
             }
         }
     }
-    test.stack.stop().await
+    Ok(test.stack.stop().await?)
 }
