@@ -279,3 +279,50 @@ fn short_dimension_names_are_accepted() {
     let rules = Rules::from_toml_str(text).unwrap();
     assert_eq!(rules.segments(Dimension::LoyaltyTier), ["c"]);
 }
+
+#[test]
+fn every_problem_of_a_file_is_reported_in_line_order() {
+    let text = r#"
+account_standing:
+  - segment: "bad name!"
+    when: max_days_past_due > 30
+  - segment: watch
+    when: "max_days_past_due >"
+  - segment: standard
+    when: true
+  - segment: after_the_fallback
+    when: true
+behavior_segment:
+  - segment: slow
+    when: days_late_forever > 3
+"#;
+    let problems = Rules::problems(text, RulesFormat::Yaml);
+    let kinds: Vec<(usize, &RulesErrorKind)> = problems.iter().map(|p| (p.line, &p.kind)).collect();
+    assert!(
+        matches!(
+            kinds.as_slice(),
+            [
+                (
+                    1,
+                    RulesErrorKind::MissingDimension {
+                        dimension: Dimension::LoyaltyTier
+                    }
+                ),
+                (3, RulesErrorKind::InvalidSegment { .. }),
+                (6, RulesErrorKind::ConditionSyntax { .. }),
+                (10, RulesErrorKind::Unreachable { .. }),
+                (13, RulesErrorKind::UnknownVariable { .. }),
+            ]
+        ),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(&p.kind, RulesErrorKind::UnknownVariable { name } if name == "days_late_forever"))
+    );
+    // The single-error API reports the first of them.
+    let first = Rules::parse(text, RulesFormat::Yaml).unwrap_err();
+    assert_eq!(first.line, problems[0].line);
+    assert!(Rules::problems(DEFAULT_RULES_TOML, RulesFormat::Toml).is_empty());
+}

@@ -308,13 +308,13 @@ impl ScoringService for ScoringGrpc {
             other => RulesFormat::from_extension(other)
                 .ok_or_else(|| Status::invalid_argument(format!("format {other:?} is not toml or yaml")))?,
         };
-        let problems = match Rules::parse(&request.text, format) {
-            Ok(_) => Vec::new(),
-            Err(error) => vec![RulesProblem {
-                line: u32::try_from(error.line).unwrap_or(u32::MAX),
-                reason: error.reason(),
-            }],
-        };
+        let problems: Vec<RulesProblem> = Rules::problems(&request.text, format)
+            .into_iter()
+            .map(|problem| RulesProblem {
+                line: u32::try_from(problem.line).unwrap_or(u32::MAX),
+                reason: problem.reason(),
+            })
+            .collect();
         Ok(Response::new(ValidateRulesResponse {
             valid: problems.is_empty(),
             problems,

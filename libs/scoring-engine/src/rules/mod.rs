@@ -247,13 +247,27 @@ impl Rules {
         Rules::parse(text, RulesFormat::Yaml)
     }
 
-    /// Loads rules from text in the given format.
+    /// Loads rules from text in the given format; the error is the first problem.
     pub fn parse(text: &str, format: RulesFormat) -> Result<Rules, RulesError> {
+        Rules::parse_all(text, format).map_err(|mut problems| problems.swap_remove(0))
+    }
+
+    /// Every problem of a rules text, in line order; empty when the rules load. A file
+    /// that is not valid TOML or YAML at all has one problem, where the parser stopped.
+    pub fn problems(text: &str, format: RulesFormat) -> Vec<RulesError> {
+        Rules::parse_all(text, format).err().unwrap_or_default()
+    }
+
+    fn parse_all(text: &str, format: RulesFormat) -> Result<Rules, Vec<RulesError>> {
         let raw = match format {
-            RulesFormat::Toml => read_toml(text)?,
-            RulesFormat::Yaml => read_yaml(text)?,
-        };
-        build(raw)
+            RulesFormat::Toml => read_toml(text),
+            RulesFormat::Yaml => read_yaml(text),
+        }
+        .map_err(|problem| vec![problem])?;
+        build(raw).map_err(|mut problems| {
+            problems.sort_by_key(|problem| problem.line);
+            problems
+        })
     }
 
     /// The rules of one dimension, in evaluation order.
@@ -306,78 +320,107 @@ struct RawRule {
     condition_line: usize,
 }
 
-fn build(raw: RawFile) -> Result<Rules, RulesError> {
+/// Validates the whole file, collecting every problem rather than stopping at the first,
+/// so one validation shows an editor all that is wrong.
+fn build(raw: RawFile) -> Result<Rules, Vec<RulesError>> {
+    let mut problems = Vec::new();
     let mut slots: [Option<DimensionRules>; 3] = [None, None, None];
+    let mut seen = [false; 3];
     for raw_dimension in raw.dimensions {
         let Some(dimension) = Dimension::from_name(&raw_dimension.name) else {
-            return Err(RulesError {
+            problems.push(RulesError {
                 line: raw_dimension.line,
                 kind: RulesErrorKind::UnknownDimension {
                     name: raw_dimension.name,
                 },
             });
+            continue;
         };
-        if slots[dimension.index()].is_some() {
-            return Err(RulesError {
+        if std::mem::replace(&mut seen[dimension.index()], true) {
+            problems.push(RulesError {
                 line: raw_dimension.line,
                 kind: RulesErrorKind::DuplicateDimension { dimension },
             });
+            continue;
         }
-        slots[dimension.index()] = Some(build_dimension(dimension, raw_dimension)?);
+        slots[dimension.index()] = build_dimension(dimension, raw_dimension, &mut problems);
     }
-    let [standing, behavior, loyalty] = slots;
-    let missing = |dimension| RulesError {
-        line: 1,
-        kind: RulesErrorKind::MissingDimension { dimension },
-    };
-    Ok(Rules {
-        dimensions: [
-            standing.ok_or_else(|| missing(Dimension::AccountStanding))?,
-            behavior.ok_or_else(|| missing(Dimension::BehaviorSegment))?,
-            loyalty.ok_or_else(|| missing(Dimension::LoyaltyTier))?,
-        ],
-    })
+    for dimension in [
+        Dimension::AccountStanding,
+        Dimension::BehaviorSegment,
+        Dimension::LoyaltyTier,
+    ] {
+        if !seen[dimension.index()] {
+            problems.push(RulesError {
+                line: 1,
+                kind: RulesErrorKind::MissingDimension { dimension },
+            });
+        }
+    }
+    match slots {
+        [Some(standing), Some(behavior), Some(loyalty)] if problems.is_empty() => Ok(Rules {
+            dimensions: [standing, behavior, loyalty],
+        }),
+        _ => Err(problems),
+    }
 }
 
-fn build_dimension(dimension: Dimension, raw: RawDimension) -> Result<DimensionRules, RulesError> {
+/// The dimension's rules, or `None` with its problems added to `problems`.
+fn build_dimension(dimension: Dimension, raw: RawDimension, problems: &mut Vec<RulesError>) -> Option<DimensionRules> {
     if raw.rules.is_empty() {
-        return Err(RulesError {
+        problems.push(RulesError {
             line: raw.line,
             kind: RulesErrorKind::EmptyDimension { dimension },
         });
+        return None;
     }
-    let mut rules: Vec<Rule> = Vec::with_capacity(raw.rules.len());
-    let mut reads_through = Vec::with_capacity(raw.rules.len());
+    let found_before = problems.len();
+    let count = raw.rules.len();
+    let mut rules: Vec<Rule> = Vec::with_capacity(count);
+    let mut reads_through = Vec::with_capacity(count);
     let mut reads_so_far: Vec<Var> = Vec::new();
+    let mut fallback_seen = false;
+    let mut last_compiled = false;
     for raw_rule in raw.rules {
         if !valid_segment_name(&raw_rule.segment) {
-            return Err(RulesError {
+            problems.push(RulesError {
                 line: raw_rule.segment_line,
-                kind: RulesErrorKind::InvalidSegment { name: raw_rule.segment },
+                kind: RulesErrorKind::InvalidSegment {
+                    name: raw_rule.segment.clone(),
+                },
             });
         }
-        if rules.last().is_some_and(|rule| rule.expr == BoolExpr::Const(true)) {
-            return Err(RulesError {
+        if fallback_seen {
+            problems.push(RulesError {
                 line: raw_rule.condition_line,
                 kind: RulesErrorKind::Unreachable { dimension },
             });
         }
-        let rule = compile_rule(raw_rule)?;
-        reads_so_far.extend_from_slice(&rule.reads);
-        reads_so_far.sort();
-        reads_so_far.dedup();
-        reads_through.push(reads_so_far.clone());
-        rules.push(rule);
+        last_compiled = false;
+        match compile_rule(raw_rule) {
+            Ok(rule) => {
+                fallback_seen |= rule.expr == BoolExpr::Const(true);
+                reads_so_far.extend_from_slice(&rule.reads);
+                reads_so_far.sort();
+                reads_so_far.dedup();
+                reads_through.push(reads_so_far.clone());
+                rules.push(rule);
+                last_compiled = true;
+            }
+            Err(problem) => problems.push(problem),
+        }
     }
-    if let Some(last) = rules.last()
+    // Only a last rule that compiled can be judged; a broken one is reported already.
+    if last_compiled
+        && let Some(last) = rules.last()
         && last.expr != BoolExpr::Const(true)
     {
-        return Err(RulesError {
+        problems.push(RulesError {
             line: last.line,
             kind: RulesErrorKind::NoFallback { dimension },
         });
     }
-    Ok(DimensionRules { rules, reads_through })
+    (problems.len() == found_before).then_some(DimensionRules { rules, reads_through })
 }
 
 fn valid_segment_name(name: &str) -> bool {
