@@ -733,41 +733,12 @@ fn get_lists(store: &Store, ctx: &Ctx) -> Result<Reply, ApiError> {
         ("created", &["greater-than"]),
         ("updated", &["greater-than"]),
     ])?;
-    let mut lists: Vec<_> = store
+    let lists = store
         .lists
         .iter()
-        .filter(|l| {
-            terms.iter().all(|t| {
-                t.matches(&match t.field.as_str() {
-                    "name" => json!(l.name),
-                    "id" => json!(l.id),
-                    "created" => json!(crate::time::format(l.created)),
-                    _ => json!(crate::time::format(l.updated)),
-                })
-            })
-        })
+        .filter(|l| terms.iter().all(|t| t.matches(&named_field(l.named(), &t.field))))
         .collect();
-    sort_by(
-        &mut lists,
-        ctx.query("sort"),
-        &["created", "id", "name", "updated"],
-        |l, key| match key {
-            "created" => json!(l.created.timestamp_millis()),
-            "name" => json!(l.name),
-            "updated" => json!(l.updated.timestamp_millis()),
-            _ => json!(l.id),
-        },
-    )?;
-    let (page, links) = ctx.page(&lists, 10, 10)?;
-    Ok(Reply::json(
-        200,
-        collection(
-            page.iter()
-                .map(|l| sparse(ctx, "list", render::list(&ctx.base, l)))
-                .collect(),
-            links,
-        ),
-    ))
+    named_collection(ctx, lists, "list", |base, l| render::list(base, l), |l| l.named())
 }
 
 fn create_list(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
@@ -849,39 +820,96 @@ fn get_segments(store: &Store, ctx: &Ctx) -> Result<Reply, ApiError> {
         ("is_active", &["any", "equals"]),
         ("is_starred", &["equals"]),
     ])?;
-    let mut segments: Vec<_> = store
+    let segments = store
         .segments
         .iter()
         .filter(|s| {
             terms.iter().all(|t| {
                 t.matches(&match t.field.as_str() {
-                    "name" => json!(s.name),
-                    "id" => json!(s.id),
-                    "created" => json!(crate::time::format(s.created)),
-                    "updated" => json!(crate::time::format(s.updated)),
                     "is_active" => json!(s.is_active),
-                    _ => json!(s.is_starred),
+                    "is_starred" => json!(s.is_starred),
+                    field => named_field(s.named(), field),
                 })
             })
         })
         .collect();
+    named_collection(
+        ctx,
+        segments,
+        "segment",
+        |base, s| render::segment(base, s),
+        |s| s.named(),
+    )
+}
+
+/// What lists and segments share for filtering and sorting.
+struct Named<'a> {
+    id: &'a str,
+    name: &'a str,
+    created: chrono::DateTime<chrono::Utc>,
+    updated: chrono::DateTime<chrono::Utc>,
+}
+
+impl List {
+    fn named(&self) -> Named<'_> {
+        Named {
+            id: &self.id,
+            name: &self.name,
+            created: self.created,
+            updated: self.updated,
+        }
+    }
+}
+
+impl Segment {
+    fn named(&self) -> Named<'_> {
+        Named {
+            id: &self.id,
+            name: &self.name,
+            created: self.created,
+            updated: self.updated,
+        }
+    }
+}
+
+/// The value a filter on `field` (`name`, `id`, `created` or `updated`) compares.
+fn named_field(named: Named<'_>, field: &str) -> Value {
+    match field {
+        "name" => json!(named.name),
+        "id" => json!(named.id),
+        "created" => json!(crate::time::format(named.created)),
+        _ => json!(crate::time::format(named.updated)),
+    }
+}
+
+/// A page of lists or segments, sorted by `sort` on the keys both have.
+fn named_collection<T: Clone>(
+    ctx: &Ctx,
+    mut items: Vec<T>,
+    kind: &str,
+    render: impl Fn(&str, &T) -> Value,
+    named: impl Fn(&T) -> Named<'_>,
+) -> Result<Reply, ApiError> {
     sort_by(
-        &mut segments,
+        &mut items,
         ctx.query("sort"),
         &["created", "id", "name", "updated"],
-        |s, key| match key {
-            "created" => json!(s.created.timestamp_millis()),
-            "name" => json!(s.name),
-            "updated" => json!(s.updated.timestamp_millis()),
-            _ => json!(s.id),
+        |item, key| {
+            let named = named(item);
+            match key {
+                "created" => json!(named.created.timestamp_millis()),
+                "name" => json!(named.name),
+                "updated" => json!(named.updated.timestamp_millis()),
+                _ => json!(named.id),
+            }
         },
     )?;
-    let (page, links) = ctx.page(&segments, 10, 10)?;
+    let (page, links) = ctx.page(&items, 10, 10)?;
     Ok(Reply::json(
         200,
         collection(
             page.iter()
-                .map(|s| sparse(ctx, "segment", render::segment(&ctx.base, s)))
+                .map(|item| sparse(ctx, kind, render(&ctx.base, item)))
                 .collect(),
             links,
         ),
