@@ -106,6 +106,9 @@ impl Coordinator {
     /// stopped leader first.
     pub async fn work(self: Arc<Self>, mut leader: watch::Receiver<bool>, shutdown: CancellationToken) {
         let mut resumed = false;
+        // Where leadership cannot change (SQLite: one process leads for good) the
+        // sender is gone, and `changed()` would be ready at once on every turn.
+        let mut leadership_can_change = true;
         loop {
             if shutdown.is_cancelled() {
                 break;
@@ -126,7 +129,7 @@ impl Coordinator {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = self.wake.notified() => {}
-                _ = leader.changed() => {}
+                changed = leader.changed(), if leadership_can_change => leadership_can_change = changed.is_ok(),
                 () = tokio::time::sleep(POLL) => {}
             }
         }
@@ -251,6 +254,7 @@ impl Coordinator {
                 Err(error) => tracing::error!(error = %error, "schedule ignored"),
             }
         }
+        let mut leadership_can_change = true;
         loop {
             let mut next_wake = Utc::now() + chrono::Duration::minutes(1);
             if *leader.borrow() {
@@ -267,7 +271,7 @@ impl Coordinator {
             let sleep = (next_wake - Utc::now()).to_std().unwrap_or_default();
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                _ = leader.changed() => {}
+                changed = leader.changed(), if leadership_can_change => leadership_can_change = changed.is_ok(),
                 () = tokio::time::sleep(sleep) => {}
             }
         }
