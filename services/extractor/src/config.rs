@@ -170,6 +170,10 @@ pub struct ExtractSettings {
     pub time_zone: String,
     /// Batches buffered ahead of the consumer.
     pub buffered_batches: usize,
+    /// Chunks read at once beside the read of the next chunk's customers (1..=16).
+    /// Each chunk's pages come one after another, so this is what keeps the client's
+    /// `max_concurrency` in use.
+    pub chunks_in_flight: usize,
     /// Names of the payment terms that mark a sales order as paid before it ships
     /// (compared without regard to case). An order on one of them, or with a customer
     /// deposit linked, carries `balance_due` while it waits for fulfilment.
@@ -195,6 +199,7 @@ impl Default for ExtractSettings {
             overlap_minutes: 10,
             time_zone: "UTC".to_owned(),
             buffered_batches: 2,
+            chunks_in_flight: 4,
             prepayment_terms: DEFAULT_PREPAYMENT_TERMS.map(str::to_owned).to_vec(),
             client: ClientSettings::default(),
         }
@@ -227,6 +232,9 @@ impl ExtractSettings {
         }
         if self.buffered_batches == 0 {
             return invalid("extractor.buffered_batches", "must be at least 1".to_owned());
+        }
+        if !(1..=16).contains(&self.chunks_in_flight) {
+            return invalid("extractor.chunks_in_flight", "must be between 1 and 16".to_owned());
         }
         self.zone()?;
         self.client.validate().map_err(|error| ConfigError::InvalidValue {

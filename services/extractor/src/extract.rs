@@ -2,7 +2,9 @@
 //! streamed through a bounded channel so memory stays flat and the consumer's pace is
 //! the producer's pace.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
@@ -95,6 +97,9 @@ pub enum ExtractError {
     /// NetSuite's clock did not read.
     #[error("cannot read netsuite's clock: {0}")]
     ServerTime(String),
+    /// The task reading a chunk of customers panicked.
+    #[error("reading a chunk of customers failed: {0}")]
+    Chunk(String),
 }
 
 impl From<ledgerlink_netsuite_client::RowError> for ExtractError {
@@ -313,6 +318,7 @@ impl Extractor {
     ) -> Result<(), Stop> {
         let query = queries::customers(until, None);
         let mut last = after;
+        let mut pending = Pending::new(self.settings.chunks_in_flight, lookups);
         loop {
             let page = self
                 .client
@@ -330,10 +336,17 @@ impl Extractor {
                     },
                 )));
             }
-            let assembled = self.chunk(page.items, CustomerFilter::Between(lo, hi), lookups).await?;
-            emitter.emit(assembled, hi, Vec::new()).await?;
+            let extractor = self.clone();
+            let lookups = Arc::clone(&pending.lookups);
+            let chunk = async move {
+                extractor
+                    .chunk(page.items, CustomerFilter::Between(lo, hi), &lookups)
+                    .await
+                    .map(|assembled| (assembled, Vec::new()))
+            };
+            pending.push(chunk, hi, emitter).await?;
             if !page.has_more {
-                return Ok(());
+                return pending.drain(emitter).await;
             }
             last = Some(hi);
         }
@@ -349,26 +362,40 @@ impl Extractor {
         emitter: &mut Emitter<'_>,
     ) -> Result<(), Stop> {
         let chunk_size = (self.settings.customers_per_chunk as usize).min(MAX_IN_LIST);
-        for chunk in ids.chunks(chunk_size) {
-            let rows = self.keyset_rows(queries::customers(None, Some(chunk))).await?;
-            let found = customer_ids(&rows)?;
-            for missing in chunk.iter().filter(|id| found.binary_search(id).is_err()) {
-                rejections.push(Rejection {
-                    customer_id: missing.to_string(),
-                    record_kind: RecordKind::Customer,
-                    record_id: missing.to_string(),
-                    field: "id".to_owned(),
-                    reason: "no customer with this internal id in netsuite".to_owned(),
-                });
-            }
-            let assembled = if found.is_empty() {
-                Default::default()
-            } else {
-                self.chunk(rows, CustomerFilter::In(found), lookups).await?
-            };
+        let mut pending = Pending::new(self.settings.chunks_in_flight, lookups);
+        for (index, chunk) in ids.chunks(chunk_size).enumerate() {
+            let extractor = self.clone();
+            let lookups = Arc::clone(&pending.lookups);
+            let chunk = chunk.to_vec();
             let hi = *chunk.last().unwrap_or(&0);
-            emitter.emit(assembled, hi, std::mem::take(&mut rejections)).await?;
+            // Targets not found go out with the first batch.
+            let mut not_found = if index == 0 {
+                std::mem::take(&mut rejections)
+            } else {
+                Vec::new()
+            };
+            let work = async move {
+                let rows = extractor.keyset_rows(queries::customers(None, Some(&chunk))).await?;
+                let found = customer_ids(&rows)?;
+                for missing in chunk.iter().filter(|id| found.binary_search(id).is_err()) {
+                    not_found.push(Rejection {
+                        customer_id: missing.to_string(),
+                        record_kind: RecordKind::Customer,
+                        record_id: missing.to_string(),
+                        field: "id".to_owned(),
+                        reason: "no customer with this internal id in netsuite".to_owned(),
+                    });
+                }
+                let assembled = if found.is_empty() {
+                    Default::default()
+                } else {
+                    extractor.chunk(rows, CustomerFilter::In(found), &lookups).await?
+                };
+                Ok((assembled, not_found))
+            };
+            pending.push(work, hi, emitter).await?;
         }
+        pending.drain(emitter).await?;
         if !rejections.is_empty() {
             emitter.emit(Default::default(), 0, rejections).await?;
         }
@@ -467,6 +494,71 @@ impl Extractor {
             rows.extend(collect_rows(self.client.suiteql_pages(statement(chunk))).await?);
         }
         Ok(rows)
+    }
+}
+
+/// What reading one chunk gives: its snapshots and the targets it did not find.
+type ChunkResult = Result<(crate::assemble::Assembled, Vec<Rejection>), ExtractError>;
+
+/// Chunks being read, at most `limit` beside the reader of the next one, and emitted in
+/// the order they were started, so batches keep customer id order and a checkpoint
+/// still means "everything up to here". Reading a chunk is a few sequential SuiteQL
+/// pages; several at once keep the account's concurrency limit busy, which one at a
+/// time does not.
+struct Pending {
+    limit: usize,
+    lookups: Arc<Lookups>,
+    queue: VecDeque<(i64, tokio::task::JoinHandle<ChunkResult>)>,
+}
+
+impl Pending {
+    fn new(limit: usize, lookups: &Lookups) -> Pending {
+        Pending {
+            limit: limit.max(1),
+            lookups: Arc::new(lookups.clone()),
+            queue: VecDeque::new(),
+        }
+    }
+
+    /// Starts `work` (the chunk up to customer `hi`), first emitting the oldest chunks
+    /// while more than `limit` are in flight.
+    async fn push(
+        &mut self,
+        work: impl Future<Output = ChunkResult> + Send + 'static,
+        hi: i64,
+        emitter: &mut Emitter<'_>,
+    ) -> Result<(), Stop> {
+        let task = tokio::spawn(work.instrument(tracing::Span::current()));
+        self.queue.push_back((hi, task));
+        while self.queue.len() > self.limit {
+            self.emit_oldest(emitter).await?;
+        }
+        Ok(())
+    }
+
+    /// Emits every chunk still in flight, in order.
+    async fn drain(mut self, emitter: &mut Emitter<'_>) -> Result<(), Stop> {
+        while !self.queue.is_empty() {
+            self.emit_oldest(emitter).await?;
+        }
+        Ok(())
+    }
+
+    async fn emit_oldest(&mut self, emitter: &mut Emitter<'_>) -> Result<(), Stop> {
+        let Some((hi, task)) = self.queue.pop_front() else {
+            return Ok(());
+        };
+        let (assembled, rejections) = task.await.map_err(|error| ExtractError::Chunk(error.to_string()))??;
+        Ok(emitter.emit(assembled, hi, rejections).await?)
+    }
+}
+
+impl Drop for Pending {
+    /// An extraction that stops (error, or its consumer gone) stops its reads too.
+    fn drop(&mut self) {
+        for (_, task) in &self.queue {
+            task.abort();
+        }
     }
 }
 

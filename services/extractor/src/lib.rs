@@ -196,7 +196,7 @@ pub fn status_of(error: &ExtractError) -> Status {
     use ledgerlink_netsuite_client::Error as Ns;
     let message = error.to_string();
     match error {
-        ExtractError::ServerTime(_) => Status::internal(message),
+        ExtractError::ServerTime(_) | ExtractError::Chunk(_) => Status::internal(message),
         ExtractError::NetSuite(error) => match error {
             Ns::Transport(_) | Ns::RetriesExhausted { .. } => Status::unavailable(message),
             Ns::Api(api) if api.status == 429 || api.status >= 500 || api.is_concurrency_limit() => {
