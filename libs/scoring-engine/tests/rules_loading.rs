@@ -302,16 +302,16 @@ behavior_segment:
         matches!(
             kinds.as_slice(),
             [
+                (3, RulesErrorKind::InvalidSegment { .. }),
+                (6, RulesErrorKind::ConditionSyntax { .. }),
+                (10, RulesErrorKind::Unreachable { .. }),
+                (13, RulesErrorKind::UnknownVariable { .. }),
                 (
                     1,
                     RulesErrorKind::MissingDimension {
                         dimension: Dimension::LoyaltyTier
                     }
                 ),
-                (3, RulesErrorKind::InvalidSegment { .. }),
-                (6, RulesErrorKind::ConditionSyntax { .. }),
-                (10, RulesErrorKind::Unreachable { .. }),
-                (13, RulesErrorKind::UnknownVariable { .. }),
             ]
         ),
         "{problems:?}"

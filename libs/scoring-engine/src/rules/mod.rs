@@ -252,8 +252,9 @@ impl Rules {
         Rules::parse_all(text, format).map_err(|mut problems| problems.swap_remove(0))
     }
 
-    /// Every problem of a rules text, in line order; empty when the rules load. A file
-    /// that is not valid TOML or YAML at all has one problem, where the parser stopped.
+    /// Every problem of a rules text, in line order, then the dimensions it leaves out;
+    /// empty when the rules load. A file that is not valid TOML or YAML at all has one
+    /// problem, where the parser stopped.
     pub fn problems(text: &str, format: RulesFormat) -> Vec<RulesError> {
         Rules::parse_all(text, format).err().unwrap_or_default()
     }
@@ -265,7 +266,14 @@ impl Rules {
         }
         .map_err(|problem| vec![problem])?;
         build(raw).map_err(|mut problems| {
-            problems.sort_by_key(|problem| problem.line);
+            // A missing dimension has no line of its own; what is wrong in the text
+            // comes first.
+            problems.sort_by_key(|problem| {
+                (
+                    matches!(problem.kind, RulesErrorKind::MissingDimension { .. }),
+                    problem.line,
+                )
+            });
             problems
         })
     }
