@@ -102,6 +102,39 @@ impl SimHandle {
         self.shared.lock().store.events.clone()
     }
 
+    /// How many events are recorded, without copying them (for pollers and benchmarks).
+    pub fn event_count(&self) -> usize {
+        self.shared.lock().store.events.len()
+    }
+
+    /// The recorded events from position `start` on, in arrival order, so a poller
+    /// copies only what arrived since it last looked.
+    pub fn events_from(&self, start: usize) -> Vec<Event> {
+        let inner = self.shared.lock();
+        inner
+            .store
+            .events
+            .get(start..)
+            .map(<[Event]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// How many profiles are stored, without copying them.
+    pub fn profile_count(&self) -> usize {
+        self.shared.lock().store.profiles.len()
+    }
+
+    /// Requests answered with `status`, per operationId (for example 429s, to tell
+    /// throttled requests from the ones that did work).
+    pub fn request_counts_with_status(&self, status: u16) -> BTreeMap<String, u64> {
+        let inner = self.shared.lock();
+        let mut counts = BTreeMap::new();
+        for record in inner.records.iter().filter(|r| r.status == Some(status)) {
+            *counts.entry(record.operation.clone()).or_default() += 1;
+        }
+        counts
+    }
+
     /// How many events were dropped as duplicates of (profile, metric, unique_id).
     pub fn duplicate_events_dropped(&self) -> u64 {
         self.shared.lock().store.duplicate_events

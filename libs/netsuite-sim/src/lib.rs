@@ -28,7 +28,7 @@ pub use clock::ServerClock;
 pub use dates::{DateFormat, FormatError};
 pub use errors::{CONCURRENCY_DETAIL, INVALID_LOGIN_DETAIL};
 pub use faults::{FaultConfig, FaultKind};
-pub use server::{Counters, LoginAudit, NetSuiteSim, RequestRecord, SimError, SimHandle};
+pub use server::{Counters, LoginAudit, NetSuiteSim, RequestRecord, SimError, SimHandle, query_shape};
 pub use sql::{CompiledQuery, MAX_IN_LIST, QueryError};
 
 /// What happens when a query asks for rows past the row cap (reference §2: the exact

@@ -1,7 +1,7 @@
 //! The HTTP side: connection handling (so a fault can drop a connection unanswered),
 //! authentication, limits, faults and the SuiteQL endpoint.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -85,6 +85,8 @@ pub struct Counters {
     pub requests: u64,
     /// SuiteQL pages answered with 200.
     pub suiteql_pages: u64,
+    /// Rows in those pages (`suiteql_rows / suiteql_pages` tells how full pages are).
+    pub suiteql_rows: u64,
     /// Requests refused with 429 for the concurrency limit (injected 429s excluded).
     pub concurrency_rejections: u64,
     /// Requests refused with 401.
@@ -113,6 +115,7 @@ struct Shared {
     audit: Mutex<Vec<LoginAudit>>,
     counters: Mutex<Counters>,
     totals: Mutex<HashMap<String, usize>>,
+    shapes: Mutex<BTreeMap<String, (u64, u64)>>,
     hold: watch::Sender<bool>,
 }
 
@@ -168,6 +171,7 @@ impl NetSuiteSim {
             audit: Mutex::new(Vec::new()),
             counters: Mutex::new(Counters::default()),
             totals: Mutex::new(HashMap::new()),
+            shapes: Mutex::new(BTreeMap::new()),
             hold,
         });
         let address = listener.local_addr()?;
@@ -256,6 +260,13 @@ impl SimHandle {
     /// The counters.
     pub fn counters(&self) -> Counters {
         lock(&self.shared.counters).clone()
+    }
+
+    /// SuiteQL pages and rows answered per query shape: the statement with its numbers
+    /// and `IN` lists blanked (see [`query_shape`]), so every page of one kind of query
+    /// adds up under one key. Tells which queries the pages went to.
+    pub fn suiteql_by_shape(&self) -> BTreeMap<String, (u64, u64)> {
+        lock(&self.shared.shapes).clone()
     }
 
     /// Requests being handled right now (those counted by the concurrency limit).
@@ -818,7 +829,17 @@ async fn suiteql(shared: &Arc<Shared>, request: Request<Body>) -> Response {
         links.push(json!({"rel": "last", "href": href(last)}));
     }
     links.push(json!({"rel": "self", "href": href(offset)}));
-    lock(&shared.counters).suiteql_pages += 1;
+    {
+        let mut counters = lock(&shared.counters);
+        counters.suiteql_pages += 1;
+        counters.suiteql_rows += count as u64;
+    }
+    {
+        let mut shapes = lock(&shared.shapes);
+        let entry = shapes.entry(query_shape(q)).or_default();
+        entry.0 += 1;
+        entry.1 += count as u64;
+    }
     axum::Json(json!({
         "links": links,
         "count": count,
@@ -828,6 +849,41 @@ async fn suiteql(shared: &Arc<Shared>, request: Request<Body>) -> Response {
         "totalResults": total,
     }))
     .into_response()
+}
+
+/// A SuiteQL statement with every number written as `#` and lists of numbers (`IN`
+/// lists, `BETWEEN` bounds' neighbours) collapsed to one `#`: the key under which
+/// [`SimHandle::suiteql_by_shape`] counts pages.
+pub fn query_shape(query: &str) -> String {
+    let mut shape = String::with_capacity(query.len().min(512));
+    let mut chars = query.chars().peekable();
+    let mut in_number = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                shape.push('#');
+            }
+            in_number = true;
+            continue;
+        }
+        let list_goes_on = c == ',' && chars.peek().is_some_and(|next| next.is_ascii_digit() || *next == ' ');
+        if in_number && list_goes_on {
+            // `1,2, 3` → `#`: skip the separator (and a space after it).
+            while chars.peek() == Some(&' ') {
+                chars.next();
+            }
+            if chars.peek().is_some_and(char::is_ascii_digit) {
+                continue;
+            }
+            shape.push(c);
+            shape.push(' ');
+            in_number = false;
+            continue;
+        }
+        in_number = false;
+        shape.push(c);
+    }
+    shape
 }
 
 fn bind_value(value: &Value) -> rusqlite::types::Value {
@@ -888,4 +944,22 @@ fn run_page(
         }
     }
     Ok((total, items))
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::query_shape;
+
+    #[test]
+    fn shapes_blank_numbers_and_lists() {
+        assert_eq!(
+            query_shape("SELECT t.id FROM transaction t WHERE t.entity IN (12,13, 14) AND t.id > 120001 ORDER BY t.id"),
+            "SELECT t.id FROM transaction t WHERE t.entity IN (#) AND t.id > # ORDER BY t.id"
+        );
+        assert_eq!(
+            query_shape("SELECT a, b FROM x WHERE c BETWEEN 1 AND 200"),
+            "SELECT a, b FROM x WHERE c BETWEEN # AND #"
+        );
+        assert_eq!(query_shape("SELECT 1, name FROM y"), "SELECT #, name FROM y");
+    }
 }

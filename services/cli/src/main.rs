@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod demo;
 mod extract;
 mod klaviyo;
@@ -31,6 +32,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run the five services in one process over real gRPC on loopback.
     Up(up::UpArgs),
+    /// The whole pipeline at 10k/100k/… customers against rate-limited simulators,
+    /// measured against the APIs' lower bound.
+    Bench(bench::BenchArgs),
     /// Snapshots → the reminder events due that day, recorded in the ledger.
     Remind(remind::RemindArgs),
     /// Pause an invoice's reminders until a date.
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Demo(args) => demo::run(args).await,
             Command::Up(args) => up::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
             Command::Remind(args) => remind::remind(args).await,
             Command::Pause(args) => remind::pause(args).await,
             Command::Run(args) => runs::run(args).await,
