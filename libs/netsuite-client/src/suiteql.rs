@@ -501,9 +501,18 @@ impl NetSuiteClient {
     /// `hasMore=false` with `totalResults` above what was served); use
     /// [`NetSuiteClient::suiteql_keyset_pages`] for whole tables.
     pub fn suiteql_pages(&self, query: SuiteQl) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
+        self.suiteql_pages_from(query, 0)
+    }
+
+    /// [`NetSuiteClient::suiteql_pages`] from `offset` on.
+    fn suiteql_pages_from(
+        &self,
+        query: SuiteQl,
+        offset: u64,
+    ) -> impl Stream<Item = Result<Page, Error>> + Send + 'static {
         let client = self.clone();
         let limit = client.settings().page_size;
-        stream::unfold(OffsetState::Next(0), move |state| {
+        stream::unfold(OffsetState::Next(offset), move |state| {
             let client = client.clone();
             let query = query.clone();
             async move {
@@ -532,6 +541,52 @@ impl NetSuiteClient {
                 Some((Ok(page), next_state))
             }
         })
+    }
+
+    /// Reads every row of `query` by offset: the first page, then all the others at
+    /// once, since the first page's `totalResults` says which offsets exist. The
+    /// client's concurrency limit queues them, so a result of many pages takes two
+    /// round trips of latency instead of one per page.
+    ///
+    /// Fails with [`Error::OffsetCapReached`] after the first page when `totalResults`
+    /// is past the 100,000 rows offset paging can reach, so the caller can read the
+    /// result another way before anything else was spent on it. Without
+    /// `totalResults`, or when rows were added while paging, it goes on page by page.
+    pub async fn suiteql_all_rows(&self, query: &SuiteQl) -> Result<Vec<Row>, Error> {
+        let limit = self.settings().page_size;
+        let first = self.suiteql_page(query, limit, 0).await?;
+        let total = first.total_results.unwrap_or(first.items.len() as u64);
+        if total > OFFSET_ROW_CAP {
+            return Err(Error::OffsetCapReached { cap: OFFSET_ROW_CAP });
+        }
+        let mut has_more = first.has_more;
+        let mut rows = first.items;
+        let limit_rows = u64::from(limit);
+        let known_offsets: Vec<u64> = if has_more {
+            (1..total.div_ceil(limit_rows)).map(|page| page * limit_rows).collect()
+        } else {
+            Vec::new()
+        };
+        let mut next = limit_rows;
+        if !known_offsets.is_empty() {
+            // At most 99 pages (the cap); the concurrency limit queues them.
+            let pages = futures_util::future::try_join_all(
+                known_offsets
+                    .iter()
+                    .map(|&offset| self.suiteql_page(query, limit, offset)),
+            )
+            .await?;
+            for page in pages {
+                has_more = page.has_more;
+                rows.extend(page.items);
+            }
+            next = (known_offsets.len() as u64 + 1) * limit_rows;
+        }
+        if has_more {
+            let rest = collect_rows(self.suiteql_pages_from(query.clone(), next)).await?;
+            rows.extend(rest);
+        }
+        Ok(rows)
     }
 
     /// Streams a whole table by keyset paging: each round is a fresh query

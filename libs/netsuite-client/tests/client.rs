@@ -322,6 +322,104 @@ async fn offset_paging_walks_multiples_of_the_limit_and_stops_when_has_more_is_f
     assert_eq!(offsets, ["limit=2&offset=0", "limit=2&offset=2", "limit=2&offset=4"]);
 }
 
+/// Answers offset pages of `rows` ids, `limit` from the request, with `totalResults`
+/// unless told otherwise.
+fn offset_page(request: &support::Recorded, rows: i64, with_total: bool) -> Reply {
+    let limit: i64 = query_param(&request.query, "limit").unwrap().parse().unwrap();
+    let offset: i64 = query_param(&request.query, "offset").unwrap().parse().unwrap();
+    let ids: Vec<i64> = (offset + 1..=(offset + limit).min(rows)).collect();
+    let mut page: serde_json::Value =
+        serde_json::from_str(&page_json(&ids, offset + limit < rows, offset as u64, rows as u64)).unwrap();
+    if !with_total {
+        page.as_object_mut().unwrap().remove("totalResults");
+    }
+    Reply::Json(200, page.to_string())
+}
+
+#[tokio::test]
+async fn all_rows_reads_the_first_page_then_every_other_page_at_once() {
+    const ROWS: i64 = 23;
+    let (arrived_tx, arrived_rx) = tokio::sync::watch::channel(0usize);
+    let arrived_tx = Arc::new(arrived_tx);
+    // The fewest later pages any of them saw arrived when it was answered.
+    let fewest_together = Arc::new(AtomicUsize::new(usize::MAX));
+    let server = {
+        let fewest_together = fewest_together.clone();
+        TestServer::start_async(
+            |request, _| offset_page(request, ROWS, true),
+            move |index| {
+                let arrived_tx = arrived_tx.clone();
+                let mut arrived_rx = arrived_rx.clone();
+                let fewest_together = fewest_together.clone();
+                async move {
+                    if index == 0 {
+                        return;
+                    }
+                    arrived_tx.send_modify(|arrived| *arrived += 1);
+                    // Hold the later pages until all four have arrived; a client reading
+                    // them one by one would wait here until the deadline.
+                    let all_arrived = arrived_rx.wait_for(|arrived| *arrived >= 4);
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), all_arrived).await;
+                    fewest_together.fetch_min(*arrived_rx.borrow(), Ordering::SeqCst);
+                }
+            },
+        )
+        .await
+    };
+    let client = tba_client(
+        &server,
+        ClientSettings {
+            page_size: 5,
+            max_concurrency: 4,
+            ..fast_settings()
+        },
+    );
+    let rows = client
+        .suiteql_all_rows(&SuiteQl::new("SELECT id FROM customer ORDER BY id"))
+        .await
+        .unwrap();
+    let ids: Vec<i64> = rows.iter().map(|row| row.i64("id").unwrap()).collect();
+    assert_eq!(ids, (1..=ROWS).collect::<Vec<_>>());
+    assert_eq!(fewest_together.load(Ordering::SeqCst), 4);
+    let mut offsets: Vec<String> = server.requests().iter().map(|request| request.query.clone()).collect();
+    assert_eq!(offsets.remove(0), "limit=5&offset=0");
+    offsets.sort();
+    assert_eq!(
+        offsets,
+        [
+            "limit=5&offset=10",
+            "limit=5&offset=15",
+            "limit=5&offset=20",
+            "limit=5&offset=5"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn all_rows_without_total_goes_page_by_page_and_past_the_cap_stops_after_one_page() {
+    let server = TestServer::start(|request, _| offset_page(request, 12, false)).await;
+    let settings = ClientSettings {
+        page_size: 5,
+        ..fast_settings()
+    };
+    let client = tba_client(&server, settings.clone());
+    let rows = client
+        .suiteql_all_rows(&SuiteQl::new("SELECT id FROM customer"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 12);
+    assert_eq!(server.requests().len(), 3);
+
+    let big = TestServer::start(|request, _| offset_page(request, 150_000, true)).await;
+    let client = tba_client(&big, settings);
+    let error = client
+        .suiteql_all_rows(&SuiteQl::new("SELECT id FROM customer"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::OffsetCapReached { .. }), "{error}");
+    assert_eq!(big.requests().len(), 1);
+}
+
 #[tokio::test]
 async fn paging_requests_netsuite_would_refuse_are_rejected_before_sending() {
     let server = TestServer::start(|_, _| Reply::Json(200, page_json(&[], false, 0, 0))).await;
