@@ -55,7 +55,8 @@ pub struct SimConfig {
     pub m2m_clients: Vec<M2mClient>,
     /// Concurrent API requests allowed (Standard tier: 5).
     pub concurrency_limit: usize,
-    /// Time each SuiteQL page takes (0 for tests; 500 ms is realistic).
+    /// Time each SuiteQL page takes, the query itself included (0 for tests; 500 ms is
+    /// realistic).
     pub page_latency: Duration,
     /// The integration user's date format for raw date columns, e.g. `M/D/YYYY`.
     pub user_date_format: String,

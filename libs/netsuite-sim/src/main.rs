@@ -49,7 +49,7 @@ struct Args {
     /// Seed of the fault draw.
     #[arg(long, default_value_t = 0)]
     fault_seed: u64,
-    /// Latency of each SuiteQL page in milliseconds.
+    /// Time each SuiteQL page takes in milliseconds, the query itself included.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
     /// Concurrent API requests allowed.

@@ -511,11 +511,13 @@ async fn route(
 
     Some(match (request.method(), path.as_str()) {
         (&Method::POST, SUITEQL_PATH) => {
-            let latency = shared.latency_ms.load(Ordering::SeqCst);
-            if latency > 0 {
-                tokio::time::sleep(Duration::from_millis(latency)).await;
-            }
-            suiteql(shared, request).await
+            // The latency is the whole time a page takes, as NetSuite's page times are
+            // measured: the simulator's own query time is part of it, not added to it.
+            let latency = Duration::from_millis(shared.latency_ms.load(Ordering::SeqCst));
+            let started = tokio::time::Instant::now();
+            let response = suiteql(shared, request).await;
+            tokio::time::sleep_until(started + latency).await;
+            response
         }
         (&Method::GET, GOVERNANCE_PATH) => axum::Json(json!({
             "accountConcurrencyLimit": limit,
