@@ -171,8 +171,8 @@ pub struct ExtractSettings {
     /// Batches buffered ahead of the consumer.
     pub buffered_batches: usize,
     /// Chunks read at once beside the read of the next chunk's customers (1..=16).
-    /// Each chunk's pages come one after another, so this is what keeps the client's
-    /// `max_concurrency` in use.
+    /// A chunk waits for its first pages before asking for the rest, so more than one
+    /// keeps the client's `max_concurrency` in use across that wait.
     pub chunks_in_flight: usize,
     /// Names of the payment terms that mark a sales order as paid before it ships
     /// (compared without regard to case). An order on one of them, or with a customer
@@ -194,12 +194,12 @@ pub const DEFAULT_PREPAYMENT_TERMS: [&str; 5] = [
 impl Default for ExtractSettings {
     fn default() -> Self {
         ExtractSettings {
-            customers_per_chunk: 200,
+            customers_per_chunk: 1000,
             batch_size: 100,
             overlap_minutes: 10,
             time_zone: "UTC".to_owned(),
             buffered_batches: 2,
-            chunks_in_flight: 4,
+            chunks_in_flight: 3,
             prepayment_terms: DEFAULT_PREPAYMENT_TERMS.map(str::to_owned).to_vec(),
             client: ClientSettings::default(),
         }
@@ -226,6 +226,11 @@ impl ExtractSettings {
         };
         if !(1..=1000).contains(&self.customers_per_chunk) {
             return invalid("extractor.customers_per_chunk", "must be between 1 and 1000".to_owned());
+        }
+        if self.overlap_minutes == 0 {
+            // The watermark is read beside the change queries, and transactions commit
+            // late with an earlier lastmodifieddate: both need a margin.
+            return invalid("extractor.overlap_minutes", "must be at least 1".to_owned());
         }
         if self.batch_size == 0 {
             return invalid("extractor.batch_size", "must be at least 1".to_owned());

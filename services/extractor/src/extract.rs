@@ -13,12 +13,15 @@ use ledgerlink_domain::{CustomerSnapshot, RecordKind, Rejection};
 use ledgerlink_netsuite_client::{ClientStats, KeysetQuery, NetSuiteClient, Row, SuiteQl, collect_rows};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument;
 
 use crate::assemble::{ChunkRows, Lookups, assemble_chunk, local_to_utc, parse_terms, utc_to_local_text};
 use crate::config::ExtractSettings;
 use crate::queries::{self, CustomerFilter, MAX_IN_LIST};
-use crate::status::{InvoiceDisposition, invoice_status, order_awaits_prepayment, order_status};
+use crate::status::{
+    AWAITING_PREPAYMENT_STATUSES, InvoiceDisposition, invoice_status, order_awaits_prepayment, order_status,
+};
 
 /// Which customers to extract.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,15 +193,20 @@ impl Extractor {
 
     async fn run(&self, scope: Scope, batch_size: usize, sender: &Sender) -> Result<(), Stop> {
         let stats_before = self.client.stats();
-        let watermark = self.server_time().await?;
-        // Reference data and the changed customers do not depend on each other; read
-        // together they shorten an incremental run's chain of round trips.
-        let (lookups, changed) = match &scope {
+        // NetSuite's clock, reference data and the changed customers do not depend on
+        // each other, so they share one round trip. The watermark is read before any
+        // customer data; the change queries run beside it, and whatever they miss by
+        // running a moment earlier is within the next run's overlap (at least a minute).
+        let (watermark, lookups, changed) = match &scope {
             Scope::Incremental { since, .. } => {
-                let (lookups, changed) = tokio::try_join!(self.lookups(), self.changed_since(*since))?;
-                (lookups, Some(changed))
+                let (watermark, lookups, changed) =
+                    tokio::try_join!(self.server_time(), self.lookups(), self.changed_since(*since))?;
+                (watermark, lookups, Some(changed))
             }
-            _ => (self.lookups().await?, None),
+            _ => {
+                let (watermark, lookups) = tokio::try_join!(self.server_time(), self.lookups())?;
+                (watermark, lookups, None)
+            }
         };
         let mut emitter = Emitter {
             sender,
@@ -332,14 +340,14 @@ impl Extractor {
         let query = queries::customers(until, None);
         let mut last = after;
         let mut pending = Pending::new(self.settings.chunks_in_flight, lookups);
-        loop {
-            let page = self
-                .client
-                .suiteql_page(&query.statement(last), self.settings.customers_per_chunk, 0)
-                .await?;
+        let mut next_page = Some(self.customer_page(&query, last));
+        while let Some(reading) = next_page.take() {
+            let page = reading
+                .await
+                .map_err(|error| ExtractError::Chunk(error.to_string()))??;
             let ids = customer_ids(&page.items)?;
             let (Some(&lo), Some(&hi)) = (ids.first(), ids.last()) else {
-                return Ok(());
+                break;
             };
             if last.is_some_and(|last| lo <= last) {
                 return Err(Stop::Failed(ExtractError::NetSuite(
@@ -349,20 +357,36 @@ impl Extractor {
                     },
                 )));
             }
+            last = Some(hi);
+            // Asked for before this chunk's records, so it is ahead of them in the
+            // client's queue and the next chunk can start as soon as there is room.
+            if page.has_more {
+                next_page = Some(self.customer_page(&query, last));
+            }
             let extractor = self.clone();
             let lookups = Arc::clone(&pending.lookups);
             let chunk = async move {
-                extractor
-                    .chunk(page.items, CustomerFilter::Between(lo, hi), &lookups)
-                    .await
-                    .map(|assembled| (assembled, Vec::new()))
+                let mut rows = extractor.records_of(&CustomerFilter::Between(lo, hi)).await?;
+                rows.customers = page.items;
+                Ok((assemble_chunk(&rows, &lookups), Vec::new()))
             };
             pending.push(chunk, hi, emitter).await?;
-            if !page.has_more {
-                return pending.drain(emitter).await;
-            }
-            last = Some(hi);
         }
+        pending.drain(emitter).await
+    }
+
+    /// Starts reading the page of customers after `last`.
+    fn customer_page(
+        &self,
+        query: &KeysetQuery,
+        last: Option<i64>,
+    ) -> AbortOnDropHandle<Result<ledgerlink_netsuite_client::Page, ExtractError>> {
+        let client = self.client.clone();
+        let statement = query.statement(last);
+        let limit = self.settings.customers_per_chunk;
+        AbortOnDropHandle::new(tokio::spawn(
+            async move { Ok(client.suiteql_page(&statement, limit, 0).await?) }.in_current_span(),
+        ))
     }
 
     /// Extracts listed customers in chunks; `rejections` (targets not found) go out with
@@ -388,8 +412,12 @@ impl Extractor {
                 Vec::new()
             };
             let work = async move {
-                let rows = extractor.keyset_rows(queries::customers(None, Some(&chunk))).await?;
-                let found = customer_ids(&rows)?;
+                // Records are read by the listed ids, so they need not wait for the
+                // customers: an id that is no customer simply has none.
+                let filter = CustomerFilter::In(chunk.clone());
+                let (customers, mut rows) =
+                    tokio::try_join!(extractor.listed_customers(&chunk), extractor.records_of(&filter),)?;
+                let found = customer_ids(&customers)?;
                 for missing in chunk.iter().filter(|id| found.binary_search(id).is_err()) {
                     not_found.push(Rejection {
                         customer_id: missing.to_string(),
@@ -399,12 +427,8 @@ impl Extractor {
                         reason: "no customer with this internal id in netsuite".to_owned(),
                     });
                 }
-                let assembled = if found.is_empty() {
-                    Default::default()
-                } else {
-                    extractor.chunk(rows, CustomerFilter::In(found), &lookups).await?
-                };
-                Ok((assembled, not_found))
+                rows.customers = customers;
+                Ok((assemble_chunk(&rows, &lookups), not_found))
             };
             pending.push(work, hi, emitter).await?;
         }
@@ -415,48 +439,41 @@ impl Extractor {
         Ok(())
     }
 
-    /// Reads and assembles one chunk of customers.
-    async fn chunk(
-        &self,
-        customers: Vec<Row>,
-        filter: CustomerFilter,
-        lookups: &Lookups,
-    ) -> Result<crate::assemble::Assembled, ExtractError> {
-        let (invoices, orders, contacts) = tokio::try_join!(
-            self.keyset_rows(queries::invoices(&filter)),
-            self.keyset_rows(queries::orders(&filter)),
-            self.keyset_rows(queries::contacts(&filter)),
+    /// Every record of a chunk of customers but the customers themselves. All five
+    /// queries go at once, each reading its pages by offset (its first page, then the
+    /// rest together), so a chunk takes about two round trips however many pages it
+    /// has. Past offset paging's 100,000 rows, records keyed by id are read by keyset
+    /// and links by the ids of their invoices and orders.
+    async fn records_of(&self, filter: &CustomerFilter) -> Result<ChunkRows, ExtractError> {
+        let (invoices, orders, contacts, applications, deposits) = tokio::try_join!(
+            self.keyed_rows(queries::invoices(filter)),
+            self.keyed_rows(queries::orders(filter)),
+            self.keyed_rows(queries::contacts(filter)),
+            self.offset_rows(queries::applications_of(filter)),
+            self.offset_rows(queries::deposits_of(filter, &AWAITING_PREPAYMENT_STATUSES)),
         )?;
-        let paid: Vec<i64> = invoices
-            .iter()
-            .filter(|row| {
-                row.get("status").and_then(invoice_status)
-                    == Some(InvoiceDisposition::Keep(ledgerlink_domain::InvoiceStatus::Paid))
-            })
-            .filter_map(|row| row.i64("id").ok())
-            .collect();
-        let awaiting: Vec<i64> = orders
-            .iter()
-            .filter(|row| {
-                row.get("status")
-                    .and_then(order_status)
-                    .is_some_and(order_awaits_prepayment)
-            })
-            .filter_map(|row| row.i64("id").ok())
-            .collect();
+        let paid = if applications.is_none() {
+            paid_invoices(&invoices)
+        } else {
+            Vec::new()
+        };
+        let awaiting = if deposits.is_none() {
+            orders_awaiting_prepayment(&orders)
+        } else {
+            Vec::new()
+        };
         let (applications, deposits) = tokio::try_join!(
-            self.listed_rows(&paid, queries::applications),
-            self.listed_rows(&awaiting, queries::deposits),
+            self.links_or_listed(applications, &paid, queries::applications),
+            self.links_or_listed(deposits, &awaiting, queries::deposits),
         )?;
-        let rows = ChunkRows {
-            customers,
+        Ok(ChunkRows {
+            customers: Vec::new(),
             invoices,
             applications,
             orders,
             deposits,
             contacts,
-        };
-        Ok(assemble_chunk(&rows, lookups))
+        })
     }
 
     /// The customers with anything changed at or after `since - overlap`.
@@ -497,6 +514,42 @@ impl Extractor {
         self.client.suiteql_keyset_rows(query).try_collect().await
     }
 
+    async fn listed_customers(&self, ids: &[i64]) -> Result<Vec<Row>, ExtractError> {
+        Ok(self.keyset_rows(queries::customers(None, Some(ids))).await?)
+    }
+
+    /// Links already read, or else those of the documents `ids`.
+    async fn links_or_listed(
+        &self,
+        links: Option<Vec<Row>>,
+        ids: &[i64],
+        statement: fn(&[i64]) -> SuiteQl,
+    ) -> Result<Vec<Row>, ledgerlink_netsuite_client::Error> {
+        match links {
+            Some(rows) => Ok(rows),
+            None => self.listed_rows(ids, statement).await,
+        }
+    }
+
+    /// The rows of a query ordered by a unique id: by offset, all pages after the
+    /// first at once, and by keyset when there are more than offset paging reaches.
+    async fn keyed_rows(&self, query: KeysetQuery) -> Result<Vec<Row>, ledgerlink_netsuite_client::Error> {
+        match self.offset_rows(query.statement(None)).await? {
+            Some(rows) => Ok(rows),
+            None => self.keyset_rows(query).await,
+        }
+    }
+
+    /// The rows of a query by offset, all pages after the first at once; `None` when
+    /// there are more than offset paging reaches.
+    async fn offset_rows(&self, query: SuiteQl) -> Result<Option<Vec<Row>>, ledgerlink_netsuite_client::Error> {
+        match self.client.suiteql_all_rows(&query).await {
+            Ok(rows) => Ok(Some(rows)),
+            Err(ledgerlink_netsuite_client::Error::OffsetCapReached { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     async fn listed_rows(
         &self,
         ids: &[i64],
@@ -510,14 +563,39 @@ impl Extractor {
     }
 }
 
+/// Ids of the paid invoices among invoice rows.
+fn paid_invoices(invoices: &[Row]) -> Vec<i64> {
+    invoices
+        .iter()
+        .filter(|row| {
+            row.get("status").and_then(invoice_status)
+                == Some(InvoiceDisposition::Keep(ledgerlink_domain::InvoiceStatus::Paid))
+        })
+        .filter_map(|row| row.i64("id").ok())
+        .collect()
+}
+
+/// Ids of the orders waiting for prepayment among order rows.
+fn orders_awaiting_prepayment(orders: &[Row]) -> Vec<i64> {
+    orders
+        .iter()
+        .filter(|row| {
+            row.get("status")
+                .and_then(order_status)
+                .is_some_and(order_awaits_prepayment)
+        })
+        .filter_map(|row| row.i64("id").ok())
+        .collect()
+}
+
 /// What reading one chunk gives: its snapshots and the targets it did not find.
 type ChunkResult = Result<(crate::assemble::Assembled, Vec<Rejection>), ExtractError>;
 
 /// Chunks being read, at most `limit` beside the reader of the next one, and emitted in
 /// the order they were started, so batches keep customer id order and a checkpoint
-/// still means "everything up to here". Reading a chunk is a few sequential SuiteQL
-/// pages; several at once keep the account's concurrency limit busy, which one at a
-/// time does not.
+/// still means "everything up to here". A chunk waits for its first pages before
+/// asking for the rest; several at once keep the account's concurrency limit busy
+/// across those waits, which one at a time does not.
 struct Pending {
     limit: usize,
     lookups: Arc<Lookups>,

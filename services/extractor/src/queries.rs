@@ -82,18 +82,34 @@ pub fn invoices(customers: &CustomerFilter) -> KeysetQuery {
     .filter(format!("t.type = 'CustInvc' AND {}", customers.condition("t.entity")))
 }
 
+const APPLICATION_SELECT: &str = "SELECT l.previousdoc AS invoice_id, l.nextdoc AS applying_id, p.type AS applying_type, \
+     TO_CHAR(p.trandate, 'YYYY-MM-DD') AS applied_on, l.foreignamount AS applied_amount \
+     FROM NextTransactionLineLink l JOIN transaction p ON p.id = l.nextdoc";
+
+/// Link rows have no id of their own: a unique order keeps offset paging from
+/// repeating or skipping rows.
+const LINK_ORDER: &str = "ORDER BY l.previousdoc, l.nextdoc, l.previousline, l.nextline";
+
 /// Payment and credit applications of up to [`MAX_IN_LIST`] invoices, with the applying
-/// transaction's date. Link rows have no id of their own, so this one is paged by offset;
-/// a thousand invoices never come near the 100,000-row cap, and the client refuses to
-/// go past it rather than truncate.
+/// transaction's date, paged by offset; the client refuses to go past the 100,000-row cap
+/// rather than truncate.
 pub fn applications(invoice_ids: &[i64]) -> SuiteQl {
     SuiteQl::new(format!(
-        "SELECT l.previousdoc AS invoice_id, l.nextdoc AS applying_id, p.type AS applying_type, \
-         TO_CHAR(p.trandate, 'YYYY-MM-DD') AS applied_on, l.foreignamount AS applied_amount \
-         FROM NextTransactionLineLink l JOIN transaction p ON p.id = l.nextdoc \
-         WHERE l.linktype = 'Payment' AND l.previousdoc IN ({}) \
-         ORDER BY l.previousdoc, l.nextdoc, l.previousline, l.nextline",
+        "{APPLICATION_SELECT} WHERE l.linktype = 'Payment' AND l.previousdoc IN ({}) {LINK_ORDER}",
         id_list(invoice_ids)
+    ))
+}
+
+/// Payment and credit applications of the paid invoices of a set of customers, with
+/// the applying transaction's date: the same rows as [`applications`] of those
+/// invoices, read beside the invoices instead of after them. Paged by offset, so a
+/// set past 100,000 links falls back to [`applications`].
+pub fn applications_of(customers: &CustomerFilter) -> SuiteQl {
+    SuiteQl::new(format!(
+        "{APPLICATION_SELECT} JOIN transaction i ON i.id = l.previousdoc \
+         WHERE l.linktype = 'Payment' AND i.type = 'CustInvc' AND BUILTIN.CF(i.status) = 'CustInvc:B' \
+         AND {} {LINK_ORDER}",
+        customers.condition("i.entity")
     ))
 }
 
@@ -121,14 +137,31 @@ pub fn contacts(customers: &CustomerFilter) -> KeysetQuery {
     ))
 }
 
+const DEPOSIT_SELECT: &str = "SELECT l.previousdoc AS order_id, l.nextdoc AS deposit_id, l.foreignamount AS amount \
+     FROM NextTransactionLineLink l JOIN transaction d ON d.id = l.nextdoc";
+
 /// Customer deposits linked to up to [`MAX_IN_LIST`] sales orders.
 pub fn deposits(order_ids: &[i64]) -> SuiteQl {
     SuiteQl::new(format!(
-        "SELECT l.previousdoc AS order_id, l.nextdoc AS deposit_id, l.foreignamount AS amount \
-         FROM NextTransactionLineLink l JOIN transaction d ON d.id = l.nextdoc \
-         WHERE d.type = 'CustDep' AND l.previousdoc IN ({}) \
-         ORDER BY l.previousdoc, l.nextdoc, l.previousline, l.nextline",
+        "{DEPOSIT_SELECT} WHERE d.type = 'CustDep' AND l.previousdoc IN ({}) {LINK_ORDER}",
         id_list(order_ids)
+    ))
+}
+
+/// Customer deposits linked to the sales orders of a set of customers that still wait
+/// for prepayment (`order_statuses`, composite `SalesOrd:X` values): the same rows as
+/// [`deposits`] of those orders, read beside the orders instead of after them.
+pub fn deposits_of(customers: &CustomerFilter, order_statuses: &[&str]) -> SuiteQl {
+    let statuses = order_statuses
+        .iter()
+        .map(|status| format!("'{status}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    SuiteQl::new(format!(
+        "{DEPOSIT_SELECT} JOIN transaction o ON o.id = l.previousdoc \
+         WHERE d.type = 'CustDep' AND o.type = 'SalesOrd' AND BUILTIN.CF(o.status) IN ({statuses}) \
+         AND {} {LINK_ORDER}",
+        customers.condition("o.entity")
     ))
 }
 

@@ -56,6 +56,10 @@ pub fn order_awaits_prepayment(status_name: &str) -> bool {
     )
 }
 
+/// The composite statuses (`SalesOrd:X`) of orders that wait for prepayment, for
+/// filtering in SuiteQL with `BUILTIN.CF(status)` as NetSuite documents.
+pub const AWAITING_PREPAYMENT_STATUSES: [&str; 3] = ["SalesOrd:A", "SalesOrd:B", "SalesOrd:D"];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +115,11 @@ mod tests {
             awaiting,
             ["pending_approval", "pending_fulfillment", "partially_fulfilled"]
         );
+        // The SuiteQL filter names exactly those statuses.
+        let filtered: Vec<_> = AWAITING_PREPAYMENT_STATUSES
+            .into_iter()
+            .filter_map(order_status)
+            .collect();
+        assert_eq!(filtered, awaiting);
     }
 }

@@ -198,8 +198,8 @@ async fn full_extraction_assembles_every_customer_chunk_by_chunk() {
     assert_eq!(summary.watermark.to_rfc3339(), "2026-11-20T14:03:00+00:00");
     assert_eq!(summary.requests.requests as usize, fake.seen().len());
 
-    // Chunks of two customers by keyset, children bounded by the chunk's id range, and
-    // never an offset.
+    // Chunks of two customers by keyset; children bounded by the chunk's id range and
+    // read by offset, their later pages after the first.
     let seen = fake.seen();
     let chunks: Vec<_> = seen
         .iter()
@@ -209,11 +209,21 @@ async fn full_extraction_assembles_every_customer_chunk_by_chunk() {
     assert_eq!(chunks.len(), 3, "{chunks:?}");
     assert!(chunks.iter().all(|(limit, _)| *limit == 2));
     assert!(chunks[1].1.starts_with("c.id > 2 "), "{chunks:?}");
+    let customer_five: Vec<usize> = seen
+        .iter()
+        .filter(|s| s.q.contains("t.type = 'CustInvc' AND t.entity BETWEEN 5 AND 5"))
+        .map(|s| s.offset)
+        .collect();
+    assert_eq!(customer_five, [0, 2]);
+    assert!(
+        seen.iter().all(|s| !s.q.contains("l.previousdoc IN (")),
+        "links are read by customer range"
+    );
     assert!(
         seen.iter()
-            .any(|s| s.q.contains("t.entity BETWEEN 5 AND 5") && s.q.contains("t.id > 52"))
+            .filter(|s| s.q.starts_with("SELECT c.id, c.entityid"))
+            .all(|s| s.offset == 0)
     );
-    assert!(seen.iter().all(|s| s.offset == 0));
 
     let sequences: Vec<u64> = collected.batches().map(|b| b.sequence).collect();
     assert_eq!(sequences, (0..sequences.len() as u64).collect::<Vec<_>>());
@@ -222,6 +232,42 @@ async fn full_extraction_assembles_every_customer_chunk_by_chunk() {
         .find(|b| b.rejections.iter().any(|r| r.customer_id == "3"))
         .unwrap();
     assert_eq!(customer_three.last_customer_id.as_deref(), Some("4"));
+}
+
+#[tokio::test]
+async fn past_what_offset_paging_reaches_records_go_by_keyset_and_links_by_id_lists() {
+    let full = Scope::Full {
+        after: None,
+        until: None,
+    };
+    let fake = FakeNetSuite::start(small_account()).await;
+    let expected = Collected::from(&extractor(&fake), full.clone()).await;
+    let mut account = small_account();
+    account.huge = vec![
+        "t.type = 'CustInvc' AND t.entity",
+        "JOIN transaction i ON",
+        "JOIN transaction o ON",
+    ];
+    let huge = FakeNetSuite::start(account).await;
+    let collected = Collected::from(&extractor(&huge), full).await;
+    assert_eq!(collected.snapshots(), expected.snapshots());
+    assert_eq!(collected.rejections(), expected.rejections());
+    let seen = huge.seen();
+    let invoice_pages = seen
+        .iter()
+        .filter(|s| s.q.contains("t.type = 'CustInvc' AND t.entity BETWEEN 5 AND 5"));
+    assert!(
+        invoice_pages.clone().all(|s| s.offset == 0) && invoice_pages.clone().any(|s| s.q.contains("t.id > 52")),
+        "invoices by keyset"
+    );
+    assert!(
+        seen.iter().any(|s| s.q.contains("l.previousdoc IN (11)")),
+        "applications of paid invoice 11"
+    );
+    assert!(
+        seen.iter().any(|s| s.q.contains("l.previousdoc IN (61)")),
+        "deposits of order 61"
+    );
 }
 
 #[tokio::test]
