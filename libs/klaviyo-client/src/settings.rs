@@ -41,7 +41,9 @@ pub struct ClientSettings {
     pub backoff_max_ms: u64,
     /// Least wait after a 429, whatever `Retry-After` or the detail text say, milliseconds.
     pub min_throttle_wait_ms: u64,
-    /// First delay between polls of a bulk import job, milliseconds; it grows by half each poll.
+    /// First delay between polls of a bulk import job, milliseconds; it doubles each poll.
+    /// Starting short and doubling finds a quick job quickly while a slow one costs
+    /// about as many polls as starting at a second and growing by half.
     pub poll_initial_ms: u64,
     /// Cap of the delay between polls, milliseconds.
     pub poll_max_ms: u64,
@@ -73,7 +75,7 @@ impl Default for ClientSettings {
             backoff_initial_ms: 500,
             backoff_max_ms: 60_000,
             min_throttle_wait_ms: 1_000,
-            poll_initial_ms: 1_000,
+            poll_initial_ms: 250,
             poll_max_ms: 30_000,
             poll_timeout_secs: 3_600,
             max_profiles_per_job: MAX_PROFILES_PER_JOB,
@@ -151,7 +153,7 @@ impl ClientSettings {
     pub(crate) fn poll_delays(&self) -> impl Iterator<Item = Duration> + use<> {
         let max = self.poll_max_ms;
         std::iter::successors(Some(self.poll_initial_ms), move |previous| {
-            Some((previous + previous / 2).min(max))
+            Some(previous.saturating_mul(2).min(max))
         })
         .map(Duration::from_millis)
     }
@@ -218,6 +220,6 @@ mod tests {
         assert!(delays.iter().all(|delay| *delay <= Duration::from_millis(3_000)));
         assert!(delays[0] <= Duration::from_millis(400));
         let polls: Vec<u64> = settings.poll_delays().take(6).map(|d| d.as_millis() as u64).collect();
-        assert_eq!(polls, vec![1_000, 1_500, 2_250, 3_375, 4_000, 4_000]);
+        assert_eq!(polls, vec![1_000, 2_000, 4_000, 4_000, 4_000, 4_000]);
     }
 }
