@@ -120,6 +120,11 @@ pub(crate) fn query_label(shape: &str) -> &'static str {
         "changed transactions"
     } else if has("FROM customer") {
         "customers"
+    } else if has("'Payment'") {
+        // Before invoices and orders: links of a customer range join their documents.
+        "payment applications"
+    } else if has("'CustDep'") {
+        "deposits"
     } else if has("'CustInvc'") && has("t.id IN") {
         "invoice owners"
     } else if has("'CustInvc'") {
@@ -128,10 +133,6 @@ pub(crate) fn query_label(shape: &str) -> &'static str {
         "orders"
     } else if has("FROM contact") {
         "contacts"
-    } else if has("'Payment'") {
-        "payment applications"
-    } else if has("'CustDep'") {
-        "deposits"
     } else {
         "other"
     }
@@ -279,6 +280,22 @@ mod tests {
                  WHERE l.linktype = 'Payment' AND l.previousdoc IN (1,2)"
             )),
             "payment applications"
+        );
+        assert_eq!(
+            query_label(&shape(
+                "SELECT l.previousdoc FROM NextTransactionLineLink l JOIN transaction p ON p.id = l.nextdoc \
+                 JOIN transaction i ON i.id = l.previousdoc WHERE l.linktype = 'Payment' AND i.type = 'CustInvc' \
+                 AND i.entity BETWEEN 1 AND 5"
+            )),
+            "payment applications"
+        );
+        assert_eq!(
+            query_label(&shape(
+                "SELECT l.previousdoc FROM NextTransactionLineLink l JOIN transaction d ON d.id = l.nextdoc \
+                 JOIN transaction o ON o.id = l.previousdoc WHERE d.type = 'CustDep' AND o.type = 'SalesOrd' \
+                 AND o.entity IN (1,2)"
+            )),
+            "deposits"
         );
         assert_eq!(
             query_label(&shape(

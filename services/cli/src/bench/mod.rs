@@ -40,6 +40,8 @@ type Coordinator = CoordinatorServiceClient<InterceptedService<Channel, BearerTo
 /// Above this many customers the NetSuite simulator keeps its database in a file in
 /// the work directory rather than in memory.
 const IN_MEMORY_CUSTOMERS: u64 = 200_000;
+/// The NetSuite simulator's database file in a size's work directory, when on disk.
+const NETSUITE_DATABASE_FILE: &str = "netsuite-sim.sqlite";
 
 /// Flags of `ledgerlink bench`.
 #[derive(Debug, clap::Args)]
@@ -204,6 +206,8 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 }
             }
             Err(error) => {
+                // The simulator's database of a big size is no use to anyone reading logs.
+                let _ = std::fs::remove_file(dir.join(NETSUITE_DATABASE_FILE));
                 if temporary.is_some() {
                     // Keep the logs of a failed benchmark for whoever reads the error.
                     let kept = temporary.map(tempfile::TempDir::keep);
@@ -321,7 +325,7 @@ async fn start_simulators(args: &BenchArgs, generator: Generator, size: u64, dir
     config.concurrency_limit = args.concurrency;
     config.page_latency = Duration::from_millis(args.page_latency_ms);
     if size > IN_MEMORY_CUSTOMERS {
-        config.database_path = Some(dir.join("netsuite-sim.sqlite"));
+        config.database_path = Some(dir.join(NETSUITE_DATABASE_FILE));
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let netsuite = ledgerlink_netsuite_sim::NetSuiteSim::start(config, Some(generator), listener)
@@ -398,10 +402,22 @@ impl Services {
     }
 }
 
-/// Merges the user's configuration with the coordinator's wiring and writes it.
+/// The table at `name` in `parent`, created when missing.
+fn table_in<'a>(parent: &'a mut toml::Table, name: &str) -> anyhow::Result<&'a mut toml::Table> {
+    parent
+        .entry(name)
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        .as_table_mut()
+        .with_context(|| format!("[{name}] in the configuration is not a table"))
+}
+
+/// Merges the user's configuration with the benchmark's settings and the coordinator's
+/// wiring and writes it. Unless the user's file says otherwise, the extractor's client
+/// may use the account's whole concurrency limit: the bound assumes every slot.
 fn write_config(
     path: &Path,
     user: Option<&Path>,
+    concurrency: usize,
     coordinator_wiring: Option<&BTreeMap<&str, String>>,
 ) -> anyhow::Result<()> {
     let mut root: toml::Table = match user {
@@ -411,12 +427,12 @@ fn write_config(
             .with_context(|| format!("{} is not valid TOML", file.display()))?,
         None => toml::Table::new(),
     };
+    let client = table_in(table_in(&mut root, "extractor")?, "client")?;
+    client
+        .entry("max_concurrency")
+        .or_insert(toml::Value::Integer(i64::try_from(concurrency)?));
     if let Some(wiring) = coordinator_wiring {
-        let coordinator = root
-            .entry("coordinator")
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-            .as_table_mut()
-            .context("[coordinator] in the configuration is not a table")?;
+        let coordinator = table_in(&mut root, "coordinator")?;
         for (key, value) in wiring {
             coordinator.insert((*key).to_owned(), toml::Value::String(value.clone()));
         }
@@ -435,7 +451,7 @@ async fn start_services(
     let token = random_hex(24)?;
     let webhook_secret = random_hex(24)?;
     let config_path = dir.join("ledgerlink.toml");
-    write_config(&config_path, args.config.as_deref(), None)?;
+    write_config(&config_path, args.config.as_deref(), args.concurrency, None)?;
     let mut processes: Vec<ServiceProcess> = Vec::new();
     for service in procs::SERVICES {
         let data_dir = dir.join(service);
@@ -465,7 +481,7 @@ async fn start_services(
                     ("klaviyo_gateway_url", url_of("klaviyo-gateway")),
                     ("webhook_listen", "127.0.0.1:0".to_owned()),
                 ]);
-                write_config(&config_path, args.config.as_deref(), Some(&wiring))?;
+                write_config(&config_path, args.config.as_deref(), args.concurrency, Some(&wiring))?;
             }
             _ => {}
         }
@@ -522,6 +538,13 @@ async fn bench_size(
     services.stop().await;
     sims.netsuite.shutdown();
     sims.klaviyo.shutdown().await;
+    // A million customers take tens of gigabytes; nothing reads the file afterwards.
+    let database = dir.join(NETSUITE_DATABASE_FILE);
+    if database.exists()
+        && let Err(error) = std::fs::remove_file(&database)
+    {
+        eprintln!("cannot remove {}: {error}", database.display());
+    }
     let (runs, invoice) = outcome.with_context(|| format!("benchmark at {size} customers failed (logs in {logs})"))?;
     Ok(SizeResult {
         size,
