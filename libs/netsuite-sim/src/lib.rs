@@ -16,6 +16,7 @@ mod errors;
 mod faults;
 mod functions;
 mod render;
+mod results;
 mod server;
 mod sql;
 

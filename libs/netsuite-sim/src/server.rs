@@ -30,6 +30,7 @@ use crate::db::{self, Schema};
 use crate::errors::{self, error_response};
 use crate::faults::{FaultConfig, FaultKind, FaultState};
 use crate::functions::{self, USER_ERROR_PREFIX};
+use crate::results::ResultCache;
 use crate::sql::{self, CompiledQuery};
 use crate::{CapBehaviour, SimConfig, render};
 
@@ -114,7 +115,7 @@ struct Shared {
     log: Mutex<Vec<RequestRecord>>,
     audit: Mutex<Vec<LoginAudit>>,
     counters: Mutex<Counters>,
-    totals: Mutex<HashMap<String, usize>>,
+    results: Mutex<ResultCache>,
     shapes: Mutex<BTreeMap<String, (u64, u64)>>,
     hold: watch::Sender<bool>,
 }
@@ -170,7 +171,7 @@ impl NetSuiteSim {
             log: Mutex::new(Vec::new()),
             audit: Mutex::new(Vec::new()),
             counters: Mutex::new(Counters::default()),
-            totals: Mutex::new(HashMap::new()),
+            results: Mutex::new(ResultCache::default()),
             shapes: Mutex::new(BTreeMap::new()),
             hold,
         });
@@ -315,7 +316,7 @@ impl SimHandle {
         let statements = statements.to_owned();
         tokio::task::spawn_blocking(move || {
             lock(&shared.db).execute_batch(&statements)?;
-            lock(&shared.totals).clear();
+            lock(&shared.results).clear();
             Ok(())
         })
         .await
@@ -344,7 +345,7 @@ impl SimHandle {
                 }
             }
             *generator_slot = Some(next);
-            lock(&shared.totals).clear();
+            lock(&shared.results).clear();
             Ok(changed)
         })
         .await
@@ -909,41 +910,66 @@ fn run_page(
     limit: usize,
     offset: usize,
 ) -> rusqlite::Result<(usize, Vec<Value>)> {
-    let bound: Vec<rusqlite::types::Value> = params.iter().map(bind_value).collect();
-    let connection = lock(&shared.db);
     let cache_key = format!("{}\u{0}{}", compiled.sql, Value::Array(params.to_vec()));
-    let cached = lock(&shared.totals).get(&cache_key).copied();
+    let kept_page = || {
+        let mut results = lock(&shared.results);
+        let total = results.total(&cache_key)?;
+        Some((total, results.page(&cache_key, offset, limit)?))
+    };
+    // Pages of one result come at once: the first to get the database reads the rest
+    // for all of them, and those waiting find it kept.
+    if offset > 0
+        && let Some(page) = kept_page()
+    {
+        return Ok(page);
+    }
+    let connection = lock(&shared.db);
+    if offset > 0
+        && let Some(page) = kept_page()
+    {
+        return Ok(page);
+    }
+    let bound: Vec<rusqlite::types::Value> = params.iter().map(bind_value).collect();
+    let cached = lock(&shared.results).total(&cache_key);
     let total = match cached {
         Some(total) => total,
         None => {
             let mut statement = connection.prepare(&format!("SELECT COUNT(*) FROM ({})", compiled.sql))?;
             let total: i64 = statement.query_row(rusqlite::params_from_iter(bound.iter()), |row| row.get(0))?;
             let total = total as usize;
-            lock(&shared.totals).insert(cache_key, total);
+            lock(&shared.results).keep_total(cache_key.clone(), total);
             total
         }
     };
     let cap = shared.config.row_cap;
+    if offset >= cap {
+        return Ok((total, Vec::new()));
+    }
+    // A first page is often the only one (keyset paging); past it, the rest of the
+    // result is read once and kept for the pages that follow.
+    let read_limit = if offset == 0 { limit.min(cap) } else { cap - offset };
+    let mut statement = connection.prepare(&format!("{} LIMIT {read_limit} OFFSET {offset}", compiled.sql))?;
+    let names: Vec<String> = statement
+        .column_names()
+        .iter()
+        .map(|n| n.to_ascii_lowercase())
+        .collect();
+    let mut rows = statement.query(rusqlite::params_from_iter(bound.iter()))?;
     let mut items = Vec::new();
-    if offset < cap {
-        let page_limit = limit.min(cap - offset);
-        let mut statement = connection.prepare(&format!("{} LIMIT {page_limit} OFFSET {offset}", compiled.sql))?;
-        let names: Vec<String> = statement
-            .column_names()
-            .iter()
-            .map(|n| n.to_ascii_lowercase())
-            .collect();
-        let mut rows = statement.query(rusqlite::params_from_iter(bound.iter()))?;
-        while let Some(row) = rows.next()? {
-            let mut item = Map::new();
-            item.insert("links".to_owned(), Value::Array(Vec::new()));
-            for (index, name) in names.iter().enumerate() {
-                if let Some(value) = render::value(row.get_ref(index)?, &shared.user_format) {
-                    item.insert(name.clone(), value);
-                }
+    while let Some(row) = rows.next()? {
+        let mut item = Map::new();
+        item.insert("links".to_owned(), Value::Array(Vec::new()));
+        for (index, name) in names.iter().enumerate() {
+            if let Some(value) = render::value(row.get_ref(index)?, &shared.user_format) {
+                item.insert(name.clone(), value);
             }
-            items.push(Value::Object(item));
         }
+        items.push(Value::Object(item));
+    }
+    if items.len() > limit {
+        let mut results = lock(&shared.results);
+        results.keep_rows(cache_key.clone(), offset, items);
+        items = results.page(&cache_key, offset, limit).unwrap_or_default();
     }
     Ok((total, items))
 }

@@ -349,6 +349,47 @@ async fn paging_rules_and_the_row_cap_follow_netsuite() {
 }
 
 #[tokio::test]
+async fn offset_pages_in_any_order_match_one_page_and_follow_data_changes() {
+    let (handle, _) = start(30, |_| {}).await;
+    let suiteql = "/services/rest/query/v1/suiteql";
+    let page = |q: &'static str, limit: usize, offset: usize| {
+        let handle = &handle;
+        async move {
+            let (status, body) = query(
+                handle,
+                &format!("{suiteql}?limit={limit}&offset={offset}"),
+                json!({"q": q}),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["totalResults"], 30);
+            body["items"].as_array().unwrap().clone()
+        }
+    };
+    let whole = page("SELECT id, entityid FROM customer ORDER BY id", 30, 0).await;
+    assert_eq!(whole.len(), 30);
+
+    // The first page after the first reads the rest once; the others come from it.
+    let q = "SELECT id, entityid FROM customer WHERE id > 0 ORDER BY id";
+    let (second, third, first) = (page(q, 10, 10).await, page(q, 10, 20).await, page(q, 10, 0).await);
+    assert_eq!([first, second, third].concat(), whole);
+
+    // A change to the data between pages shows on the next page.
+    let q = "SELECT id, entityid FROM customer WHERE entityid IS NOT NULL ORDER BY id";
+    let second = page(q, 10, 10).await;
+    assert_eq!(second[..], whole[10..20]);
+    let changed = whole[25]["id"].as_str().unwrap();
+    handle
+        .execute_sql(&format!(
+            "UPDATE customer SET entityid = 'CHANGED' WHERE id = {changed}"
+        ))
+        .await
+        .unwrap();
+    let third = page(q, 10, 20).await;
+    assert_eq!(third[5]["entityid"], "CHANGED");
+}
+
+#[tokio::test]
 async fn unknown_tables_and_columns_are_refused_with_netsuite_error_bodies() {
     let (handle, _) = start(3, |_| {}).await;
     let path = "/services/rest/query/v1/suiteql";
