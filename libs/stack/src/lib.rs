@@ -178,7 +178,8 @@ struct Slot {
     abort: tokio::task::AbortHandle,
 }
 
-fn random_hex(bytes: usize) -> Result<String, StackError> {
+/// `bytes` random bytes as lowercase hex, for generated credentials and tokens.
+pub fn random_hex(bytes: usize) -> Result<String, StackError> {
     let mut buffer = vec![0u8; bytes];
     getrandom::fill(&mut buffer).map_err(|e| std::io::Error::other(format!("cannot draw random bytes: {e}")))?;
     Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
@@ -527,7 +528,8 @@ async fn rebind(what: &str, addr: SocketAddr) -> Result<TcpListener, StackError>
     }
 }
 
-async fn probe(addr: SocketAddr, grpc_name: &str) -> Option<ServingStatus> {
+/// What `grpc.health.v1` at `addr` says of `grpc_name`; `None` when it cannot be asked.
+pub async fn probe(addr: SocketAddr, grpc_name: &str) -> Option<ServingStatus> {
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
         .ok()?
         .connect()

@@ -28,6 +28,7 @@ use ledgerlink_proto::coordinator::v1::{Run, RunKind, RunState, StartRunRequest,
 use ledgerlink_runtime::BearerToken;
 use ledgerlink_runtime::telemetry::{self, LogFormat};
 use ledgerlink_runtime::{EnvSource, ProcessEnv};
+use ledgerlink_stack::random_hex;
 use ledgerlink_synthdata::{Generator, GeneratorConfig};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -304,12 +305,6 @@ struct Simulators {
     klaviyo: ledgerlink_klaviyo_sim::SimHandle,
     env_netsuite: Vec<(String, String)>,
     env_klaviyo: Vec<(String, String)>,
-}
-
-fn random_hex(bytes: usize) -> anyhow::Result<String> {
-    let mut buffer = vec![0u8; bytes];
-    getrandom::fill(&mut buffer).map_err(|e| anyhow::anyhow!("cannot draw random bytes: {e}"))?;
-    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 async fn start_simulators(args: &BenchArgs, generator: Generator, size: u64, dir: &Path) -> anyhow::Result<Simulators> {

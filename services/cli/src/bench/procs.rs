@@ -9,6 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use ledgerlink_stack::probe;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
@@ -221,21 +222,6 @@ impl ServiceProcess {
             let _ = self.child.kill().await;
         }
     }
-}
-
-async fn probe(addr: SocketAddr, grpc_name: &str) -> Option<ServingStatus> {
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .ok()?
-        .connect()
-        .await
-        .ok()?;
-    let response = tonic_health::pb::health_client::HealthClient::new(channel)
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: grpc_name.to_owned(),
-        })
-        .await
-        .ok()?;
-    ServingStatus::try_from(response.into_inner().status).ok()
 }
 
 /// What `/proc` says about one process at one moment.
